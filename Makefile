@@ -1,0 +1,41 @@
+# contour_fem — everything a fresh machine needs, from nothing.
+#   make test   create .venv (Python 3.12, DOLFINx wheel), lint, serial tests, MPI tests (2 ranks)
+#   make demo   the main job on built-in defaults: the Zhang 2024 benchmark and its report
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+MPI_TIMEOUT ?= 1200
+
+.PHONY: install lint test test-serial test-mpi demo perf clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed (pyenv reads .python-version); set PYTHON=python3.12")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[wheel,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check contour_fem tests benchmarks
+
+test-serial: install
+	$(BIN)/python -m pytest -m "not mpi" $(PYTEST_ARGS)
+
+# MPI tests under a hard time limit, so a deadlock fails fast instead of eating CI.
+test-mpi: install
+	timeout $(MPI_TIMEOUT) $(BIN)/mpirun -n 2 $(BIN)/python -m mpi4py -m pytest -m mpi -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint test-serial test-mpi
+
+demo: install
+	$(BIN)/mpirun -n 2 $(BIN)/python -m mpi4py -m contour_fem.cli benchmark zhang2024 --out runs/zhang2024
+
+perf: install
+	$(BIN)/python benchmarks/perf.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache out

@@ -1,0 +1,486 @@
+"""Power-law (Norton) creep of lithium driven by plating, and the interfacial pressure (MODEL §3).
+
+Steady Stokes flow of a J2 power-law solid in the Li region, Taylor–Hood P2/P1:
+
+    ∇·σ = 0,  ∇·u = 0,  σ = −p I + 2η D(u),  η = ⅓ A^(−1/n) ε̇_e^((1−n)/n),  ε̇_e = √(⅔ D:D),
+
+with u = −(i_loc V_Li/F)·n on the interface (exact normal of the topography), u·n = 0 and zero
+shear on the mirror planes, and a bottom plate moving at the mean plating speed (or zero traction).
+
+The equations are solved in scaled form: velocities in units of U = i_geo·V_Li/F (the mean plating
+speed), lengths of S, stresses of Σ = (U/(S·A))^(1/n). The scaled viscosity η̂ = (S/3)·ε̂^((1−n)/n)
+then holds for any A and current; ε̂² is regularised to ε̂² + ε̂₀² with ε̂₀ (default 1e-3) far below
+the flow's strain rates, so the exact power-law scaling Δp ∝ i_geo^(1/n) is kept. Newton (SNES with a line
+search) starts from the Newtonian solution and continues in n, halving the step if a solve fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import basix.ufl
+import dolfinx
+import dolfinx.fem.petsc
+import numpy as np
+import ufl
+from petsc4py import PETSc
+
+from contour_fem.constants import FARADAY
+from contour_fem.errors import ConvergenceError, InputError
+from contour_fem.fem_utils import (
+    assemble_global,
+    boundary_projection,
+    global_argmax,
+    owned,
+    write_vtx,
+)
+from contour_fem.mesh import CellMesh
+from contour_fem.parameters import Creep, Operating
+from contour_fem.solvers import CREEP_PRESETS, preset
+
+log = logging.getLogger(__name__)
+
+PlatingInput = dolfinx.fem.Function | Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class CreepResult:
+    """Creep solution on the lithium submesh (SI units).
+
+    Attributes:
+        velocity: Li velocity, m/s.
+        pressure: Hydrostatic pressure relative to the stack pressure, Pa.
+        excess_pressure: Δp = −n·σ·n − P_stack at the interface dofs, Pa (0 elsewhere).
+        dp_max: Maximum of Δp, Pa, and ``dp_max_location`` where it is reached, m.
+        newton_iterations: Newton iterations summed over the continuation steps.
+        history: One entry per continuation step (n, iterations, residual norms).
+    """
+
+    velocity: dolfinx.fem.Function
+    pressure: dolfinx.fem.Function
+    excess_pressure: dolfinx.fem.Function
+    geometric_current: float
+    dp_max: float
+    dp_max_location: list[float]
+    dp_min: float
+    plate_velocity: float
+    ndofs: int
+    newton_iterations: int
+    linear_iterations: int
+    history: list[dict]
+    wall_time_s: float
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Scalars only, JSON-friendly (MPa, µm)."""
+        return {
+            "geometric_current_A_m2": self.geometric_current,
+            "max_excess_pressure_MPa": self.dp_max / 1e6,
+            "max_excess_pressure_location_um": [c * 1e6 for c in self.dp_max_location],
+            "min_excess_pressure_MPa": self.dp_min / 1e6,
+            "plate_velocity_m_s": self.plate_velocity,
+            "ndofs": self.ndofs,
+            "newton_iterations": self.newton_iterations,
+            "linear_iterations": self.linear_iterations,
+            "continuation": self.history,
+            "wall_time_s": self.wall_time_s,
+        }
+
+    def write(self, path) -> None:
+        """Write velocity and excess pressure (P2) to a VTX folder for ParaView."""
+        write_vtx(path, [self.velocity, self.excess_pressure])
+
+
+class CreepProblem:
+    """Norton creep in the Li region of one cell mesh; forms are compiled once and reused.
+
+    Args:
+        cell: Unit-cell mesh.
+        creep: Creep law and boundary options.
+        operating: Temperature, reference current (sets the velocity scale).
+        quadrature_degree: Quadrature degree of the viscous term.
+        regularisation: ε̂₀, relative to the flow's strain-rate scale U/S.
+        solver: Name of a preset in :data:`contour_fem.solvers.CREEP_PRESETS`.
+        prefix: PETSc options prefix of this problem.
+        rtol: Relative residual tolerance of Newton.
+        max_it: Newton iterations allowed per continuation step.
+    """
+
+    def __init__(
+        self,
+        cell: CellMesh,
+        creep: Creep,
+        operating: Operating,
+        *,
+        quadrature_degree: int = 4,
+        regularisation: float = 1e-3,
+        solver: str = "mumps",
+        prefix: str = "creep_",
+        rtol: float = 1e-10,
+        max_it: int = 40,
+        traction: str = "reaction",
+        snes_options: dict | None = None,
+    ):
+        self.cell, self.creep, self.operating = cell, creep, operating
+        self.prefix = prefix
+        self.rtol, self.atol = rtol, 1e-14
+        self.quad_degree = quadrature_degree
+        self.topo = cell.topography
+        sub = cell.submesh("lithium")
+        self.sub = sub
+        msh = sub.mesh
+        self.comm = msh.comm
+        self.length = self.topo.period
+        self.n_target = creep.exponent
+        self.prefactor = creep.prefactor_at(operating.temperature)
+
+        cell_type = msh.basix_cell()
+        P2 = basix.ufl.element("Lagrange", cell_type, 2, shape=(3,))
+        P1 = basix.ufl.element("Lagrange", cell_type, 1)
+        W = dolfinx.fem.functionspace(msh, basix.ufl.mixed_element([P2, P1]))
+        self.W = W
+        self.V, v_maps = W.sub(0).collapse()
+        self.v_map = np.asarray(v_maps[0], dtype=np.int32)  # collapsed V dof -> W dof
+        self.Q, _ = W.sub(1).collapse()
+        # Scalar P2 space whose dof k sits at block dof s_block[k] of V.
+        self.S2, s_maps = self.V.sub(0).collapse()
+        self.s_block = np.asarray(s_maps[0], dtype=np.int32) // 3
+        self.w = dolfinx.fem.Function(W)
+
+        self.n_exp = dolfinx.fem.Constant(msh, PETSc.ScalarType(1.0))
+        self.eps0 = dolfinx.fem.Constant(msh, PETSc.ScalarType(regularisation))
+        self.normal = dolfinx.fem.Function(self.V, name="normal")
+        self.normal.interpolate(lambda x: self.topo.normal(x[0], x[1]).T)
+        self.plating = dolfinx.fem.Function(self.S2, name="plating_ratio")  # i_loc / i_geo
+        self.g = dolfinx.fem.Function(self.V, name="interface_velocity")
+        self._g_expr = dolfinx.fem.Expression(
+            -self.plating * self.normal, self.V.element.interpolation_points
+        )
+        self.plate = dolfinx.fem.Function(self.V)
+        self.ds_if = sub.ds("interface")
+        self.if_dofs = dolfinx.fem.locate_dofs_topological(self.S2, 2, sub.facets("interface"))
+        self.traction_method = traction
+        self.ds_bottom = sub.ds("lithium_bottom")
+        self.bottom_area = assemble_global(1.0 * self.ds_bottom, self.comm)
+
+        F = self._residual()
+        self.bcs = self._boundary_conditions()
+        options = preset(CREEP_PRESETS, solver)
+        options.update({
+            "snes_type": "newtonls",
+            "snes_linesearch_type": "bt",
+            "snes_rtol": rtol,
+            "snes_atol": self.atol,
+            "snes_stol": 0.0,
+            "snes_max_it": max_it,
+            "snes_divergence_tolerance": -1,
+            **(snes_options or {}),
+        })
+        self.problem = dolfinx.fem.petsc.NonlinearProblem(
+            F, self.w, bcs=self.bcs, petsc_options_prefix=prefix, petsc_options=options
+        )
+        self._history: list[tuple[float, float]] = []
+        self._warm = False  # True once a solution at the target exponent exists
+        self.max_halvings = 6
+        snes = self.problem.solver
+        snes.setMonitor(lambda _s, it, rnorm: self._history.append((it, rnorm)))
+        if solver == "fieldsplit":
+            self._setup_fieldsplit(snes)
+
+    # -- forms -------------------------------------------------------------------------------
+    def _viscosity(self, u):
+        """Scaled viscosity η̂ = (S/3)·(ε̂² + ε̂₀²)^((1−n)/(2n))."""
+        d = ufl.sym(ufl.grad(u))
+        eps2 = (2.0 / 3.0) * ufl.inner(d, d) * self.length**2
+        return (self.length / 3.0) * (eps2 + self.eps0**2) ** ((1 - self.n_exp) / (2 * self.n_exp))
+
+    def _stress(self, u, p):
+        """Scaled Cauchy stress σ̂."""
+        return 2.0 * self._viscosity(u) * ufl.sym(ufl.grad(u)) - p * ufl.Identity(3)
+
+    def _residual(self):
+        u, p = ufl.split(self.w)
+        v, q = ufl.TestFunctions(self.W)
+        dx_q = ufl.dx(metadata={"quadrature_degree": self.quad_degree})
+        eta = self._viscosity(u)
+        F = 2.0 * eta * ufl.inner(ufl.sym(ufl.grad(u)), ufl.sym(ufl.grad(v))) * dx_q
+        F += -p * ufl.div(v) * ufl.dx - q * ufl.div(u) * ufl.dx
+        if self.creep.slip == "free-slip":
+            # Nitsche: weak u·n = g·n, zero tangential traction.
+            n = self.normal
+            h = self._cell_size()
+            gamma = 20.0
+            sig_u = self._stress(u, p)
+            sig_v = 2.0 * eta * ufl.sym(ufl.grad(v)) - q * ufl.Identity(3)
+            gap = ufl.dot(u - self.g, n)
+            F += (
+                -ufl.dot(ufl.dot(sig_u, n), n) * ufl.dot(v, n)
+                - ufl.dot(ufl.dot(sig_v, n), n) * gap
+                + gamma * eta / h * gap * ufl.dot(v, n)
+            ) * self.ds_if
+        return F
+
+    def _cell_size(self) -> dolfinx.fem.Function:
+        """Cell diameters as a DG0 function (CellDiameter is unsupported on curved cells)."""
+        msh = self.sub.mesh
+        tdim = msh.topology.dim
+        DG0 = dolfinx.fem.functionspace(msh, ("DG", 0))
+        h = dolfinx.fem.Function(DG0)
+        ncells = msh.topology.index_map(tdim).size_local + msh.topology.index_map(tdim).num_ghosts
+        h.x.array[:] = msh.h(tdim, np.arange(ncells, dtype=np.int32))
+        return h
+
+    def _boundary_conditions(self):
+        W, V, sub = self.W, self.V, self.sub
+        bcs = []
+        if self.creep.slip == "no-slip":
+            dofs = dolfinx.fem.locate_dofs_topological((W.sub(0), V), 2, sub.facets("interface"))
+            bcs.append(dolfinx.fem.dirichletbc(self.g, dofs, W.sub(0)))
+        zero_x = {}
+        for name, comp in (("side_x0", 0), ("side_x1", 0), ("side_y0", 1), ("side_y1", 1)):
+            Vc, _ = W.sub(0).sub(comp).collapse()
+            if comp not in zero_x:
+                zero_x[comp] = (Vc, dolfinx.fem.Function(Vc))
+            dofs = dolfinx.fem.locate_dofs_topological((W.sub(0).sub(comp), Vc), 2,
+                                                       sub.facets(name))
+            bcs.append(dolfinx.fem.dirichletbc(zero_x[comp][1], dofs, W.sub(0).sub(comp)))
+        if self.creep.bottom == "plate":
+            dofs = dolfinx.fem.locate_dofs_topological((W.sub(0), V), 2,
+                                                       sub.facets("lithium_bottom"))
+            bcs.append(dolfinx.fem.dirichletbc(self.plate, dofs, W.sub(0)))
+            if self.creep.slip == "no-slip":
+                # Velocity prescribed on the whole boundary: pin the pressure at one point.
+                (x0, _), (y0, _), zb = self.cell.x_range, self.cell.y_range, self.cell.z_bottom
+                tol = 1e-9 * self.length
+
+                def corner(x):
+                    return (np.abs(x[0] - x0) < tol) & (np.abs(x[1] - y0) < tol) & (
+                        np.abs(x[2] - zb) < tol
+                    )
+
+                Q = self.Q
+                pdofs = dolfinx.fem.locate_dofs_geometrical((W.sub(1), Q), corner)
+                bcs.append(dolfinx.fem.dirichletbc(dolfinx.fem.Function(Q), pdofs, W.sub(1)))
+        return bcs
+
+    def _setup_fieldsplit(self, snes) -> None:
+        W = self.W
+        pc = snes.getKSP().getPC()
+        imap = W.dofmap.index_map
+        start = imap.local_range[0] * W.dofmap.index_map_bs
+        fields = []
+        for i, name in ((0, "u"), (1, "p")):
+            _, dofs = W.sub(i).collapse()
+            local = np.asarray(dofs[0], dtype=np.int32)
+            local = local[local < imap.size_local * W.dofmap.index_map_bs]
+            fields.append((name, PETSc.IS().createGeneral(local + start, comm=self.comm)))
+        pc.setFieldSplitIS(*fields)
+
+    # -- solve -------------------------------------------------------------------------------
+    def set_plating(self, plating: PlatingInput, geometric_current: float) -> None:
+        """Set the interface plating current i_loc (A/m²): a Function on any mesh, or a callable.
+
+        A callable receives points of shape (3, N) in m and returns i_loc at them.
+        """
+        i_geo = geometric_current
+        if isinstance(plating, dolfinx.fem.Function):
+            msh = self.sub.mesh
+            tdim = msh.topology.dim
+            msh.topology.create_connectivity(tdim - 1, tdim)
+            cells = dolfinx.mesh.compute_incident_entities(
+                msh.topology, self.sub.facets("interface"), tdim - 1, tdim
+            )
+            cells = cells[cells < msh.topology.index_map(tdim).size_local]
+            data = dolfinx.fem.create_interpolation_data(
+                self.S2, plating.function_space, cells, padding=1e-8 * self.length
+            )
+            tmp = dolfinx.fem.Function(self.S2)
+            tmp.interpolate_nonmatching(plating, cells, data)
+            self.plating.x.array[:] = tmp.x.array / i_geo
+        elif callable(plating):
+            self.plating.interpolate(lambda x: np.asarray(plating(x), dtype=float) / i_geo)
+        else:
+            raise InputError("plating must be a dolfinx Function or a callable i_loc(x)")
+        self.plating.x.scatter_forward()
+
+    def solve(self, plating: PlatingInput, geometric_current: float,
+              continuation: list[float] | None = None) -> CreepResult:
+        """Solve the creep flow for the plating current ``plating`` (A/m²).
+
+        Args:
+            plating: Interface current (see :meth:`set_plating`).
+            geometric_current: i_geo, A/m²: sets the velocity and stress scales.
+            continuation: Exponents to step through before the target (default: straight from
+                the Newtonian solution to the target, halving the step on failure).
+
+        Raises:
+            ConvergenceError: With the iteration history if Newton fails at the smallest step.
+        """
+        t0 = time.perf_counter()
+        if not geometric_current > 0:
+            raise InputError(f"geometric current must be > 0, got {geometric_current!r}")
+        self.velocity_scale = geometric_current * self.creep.molar_volume / FARADAY
+        rate = self.velocity_scale / self.length
+        self.stress_scale = (rate / self.prefactor) ** (1.0 / self.n_target)
+        self.set_plating(plating, geometric_current)
+        self.g.interpolate(self._g_expr)
+        self.g.x.scatter_forward()
+        plate_speed = 0.0
+        if self.creep.bottom == "plate":
+            # Discrete flux balance, so the all-Dirichlet Stokes problem is compatible.
+            n_h = ufl.FacetNormal(self.sub.mesh)
+            flux = assemble_global(ufl.dot(self.g, n_h) * self.ds_if, self.comm)
+            plate_speed = flux / self.bottom_area  # scaled, negative = downward
+            self.plate.x.array[2::3] = plate_speed
+            self.plate.x.scatter_forward()
+
+        steps = list(continuation or []) + [self.n_target]
+        history: list[dict] = []
+        newton_total = linear_total = 0
+        pending = []
+        if self._warm:
+            # Warm start from the last solution (coupling and root-finding re-solves).
+            backup = self.w.x.array.copy()
+            try:
+                self._solve_at(self.n_target, history)
+            except ConvergenceError:
+                self.w.x.array[:] = backup
+                self._warm = False
+        if not self._warm:
+            self.w.x.array[:] = 0.0
+            self._solve_at(1.0, history)
+            pending = [s for s in steps if s > 1.0]
+        newton_total += sum(h["iterations"] for h in history)
+        linear_total += sum(h["linear_iterations"] for h in history)
+        current_n = 1.0
+        failures = 0
+        while pending:
+            target = pending[0]
+            backup = self.w.x.array.copy()
+            try:
+                self._solve_at(target, history)
+            except ConvergenceError:
+                self.w.x.array[:] = backup
+                failures += 1
+                if failures > self.max_halvings:
+                    raise ConvergenceError(
+                        f"creep Newton failed at n = {target:.3g} after {failures - 1} halvings "
+                        f"of the continuation step (last step {target - current_n:.2g})",
+                        history=history) from None
+                pending.insert(0, 0.5 * (current_n + target))
+                continue
+            newton_total += history[-1]["iterations"]
+            linear_total += history[-1]["linear_iterations"]
+            current_n = target
+            pending.pop(0)
+        self._warm = True
+        return self._postprocess(geometric_current, plate_speed, history, newton_total,
+                                 linear_total, time.perf_counter() - t0)
+
+    def _solve_at(self, n: float, history: list[dict]) -> None:
+        self.n_exp.value = n
+        self._history.clear()
+        snes = self.problem.solver
+        t0 = time.perf_counter()
+        self.problem.solve()
+        reason = snes.getConvergedReason()
+        entry = {
+            "n": n,
+            "iterations": snes.getIterationNumber(),
+            "linear_iterations": snes.getLinearSolveIterations(),
+            "residuals": [r for _, r in self._history],
+            "reason": int(reason),
+            "time_s": time.perf_counter() - t0,
+        }
+        history.append(entry)
+        log.debug("creep n=%.3g: %d Newton its, reason %d", n, entry["iterations"], reason)
+        res = entry["residuals"]
+        stalled = len(res) > 0 and res[-1] > max(self.rtol * res[0], self.atol)
+        if reason <= 0 or stalled:
+            raise ConvergenceError(
+                f"creep Newton did not converge at n = {n:.3g} (SNES reason {reason}) after "
+                f"{entry['iterations']} iterations; residuals {entry['residuals']}",
+                history=history,
+            )
+        self.w.x.scatter_forward()
+
+    def _postprocess(self, i_geo, plate_speed, history, newton, linear, elapsed) -> CreepResult:
+        comm, V = self.comm, self.V
+        reaction = self._reactions()
+        # Pressure datum: the mean normal stress on the bottom is the stack pressure.
+        bottom = dolfinx.fem.locate_dofs_topological(V, 2, self.sub.facets("lithium_bottom"))
+        force_z = reaction.x.array.reshape(-1, 3)[owned(V, bottom), 2].sum()
+        datum = comm.allreduce(float(force_z)) / self.bottom_area
+        dp = self._normal_stress(reaction)
+        dp.x.array[self.if_dofs] -= datum
+        stress = self.stress_scale
+        dp.x.array[:] *= stress
+        dp.name = "excess_pressure"
+        own = owned(self.S2, self.if_dofs)
+        pts = self.S2.tabulate_dof_coordinates()[own]
+        dp_max, loc = global_argmax(comm, dp.x.array[own], pts)
+        dp_min = -global_argmax(comm, -dp.x.array[own], pts)[0]
+
+        u, p = self.w.sub(0).collapse(), self.w.sub(1).collapse()
+        velocity = dolfinx.fem.Function(V, name="velocity")
+        velocity.x.array[:] = u.x.array * self.velocity_scale
+        pressure = dolfinx.fem.Function(self.Q, name="pressure")
+        pressure.x.array[:] = (p.x.array - datum) * stress
+        return CreepResult(
+            velocity=velocity,
+            pressure=pressure,
+            excess_pressure=dp,
+            geometric_current=i_geo,
+            dp_max=dp_max,
+            dp_max_location=loc,
+            dp_min=dp_min,
+            plate_velocity=plate_speed * self.velocity_scale,
+            ndofs=self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs,
+            newton_iterations=newton,
+            linear_iterations=linear,
+            history=history,
+            wall_time_s=elapsed,
+        )
+
+    def _reactions(self) -> dolfinx.fem.Function:
+        """Velocity rows of the residual at the solution: ∫ t·ψ_j ds at the Dirichlet dofs."""
+        V = self.V
+        res = dolfinx.fem.petsc.assemble_vector(self.problem.F)
+        res.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        r_v = dolfinx.fem.Function(V)
+        nown = V.dofmap.index_map.size_local * V.dofmap.index_map_bs
+        r_v.x.array[:nown] = res.array_r[self.v_map[:nown]]
+        r_v.x.scatter_forward()
+        res.destroy()
+        return r_v
+
+    def _normal_stress(self, reaction: dolfinx.fem.Function) -> dolfinx.fem.Function:
+        """Scaled −n·σ̂·n on the interface (0 elsewhere).
+
+        ``stress`` mode projects −n·σ̂·n of the fields on the interface trace; ``reaction`` mode
+        takes the nodal normal reactions n(x_j)·R_j (the mirror-plane reactions at the edges have
+        no normal component, n_x = 0 there) and projects them.
+        """
+        if self.traction_method == "reaction":
+            r = reaction.x.array.reshape(-1, 3)
+            nrm = self.normal.x.array.reshape(-1, 3)
+            rn = dolfinx.fem.Function(self.S2)
+            rn.x.array[:] = -(r * nrm).sum(axis=1)[self.s_block]
+            rhs = rn.x.petsc_vec
+            field, _ = boundary_projection(self.S2, rhs, self.if_dofs, self.ds_if,
+                                           prefix=self.prefix + "dp_")
+        else:
+            u, p = ufl.split(self.w)
+            sig = self._stress(u, p)
+            v = ufl.TestFunction(self.S2)
+            form = dolfinx.fem.form(-ufl.dot(ufl.dot(sig, self.normal), self.normal) * v * self.ds_if)
+            rhs = dolfinx.fem.petsc.assemble_vector(form)
+            rhs.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+            field, _ = boundary_projection(self.S2, rhs, self.if_dofs, self.ds_if,
+                                           prefix=self.prefix + "dp_")
+            rhs.destroy()
+        field.name = "excess_pressure"
+        return field

@@ -1,0 +1,401 @@
+"""Interface topographies z = h(x, y) of period S in x and y (numpy only, SI units).
+
+The solid electrolyte (SE) lies above the interface, lithium below. Every topography gives its
+height, its exact gradient (hence the unit normal from Li into the SE), its area ratio (true area
+over projected area) and whether the quarter cell [0, S/2]² with mirror planes is exact.
+
+Conventions (MODEL.md §1): the egg-box follows the MODEL formula, crest at the origin; for pyramids
+and frustums the default puts the SE apexes at the origin pointing down into the Li, so Li fills the
+valleys between them. ``invert=True`` flips the surface upside down.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from contour_fem.errors import InputError, check_positive
+from contour_fem.geometry.profiles import FilletedProfile, rounded_abs
+
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+_QUAD_POINTS = 2048  # midpoint-rule points per period for numeric area ratios
+
+
+def _wrap(x: np.ndarray, period: float) -> np.ndarray:
+    """Map ``x`` into [-S/2, S/2)."""
+    return x - period * np.floor(x / period + 0.5)
+
+
+class Topography(ABC):
+    """Base class of interface topographies; subclasses are frozen dataclasses."""
+
+    kind: ClassVar[str]
+    height: float  # crest-to-trough height H, m
+    period: float  # period S in x and y, m
+    invert: bool
+
+    @abstractmethod
+    def _eval(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return h, ∂h/∂x, ∂h/∂y before inversion."""
+
+    def h(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Height of the interface at (x, y), m."""
+        return self._signed(*np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float)))[0]
+
+    def gradient(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact gradient (∂h/∂x, ∂h/∂y) at (x, y)."""
+        _, hx, hy = self._signed(*np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float)))
+        return hx, hy
+
+    def normal(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Unit normal, pointing from the Li into the SE, as an array of shape (..., 3)."""
+        hx, hy = self.gradient(x, y)
+        n = np.stack([-hx, -hy, np.ones_like(hx)], axis=-1)
+        return n / np.linalg.norm(n, axis=-1, keepdims=True)
+
+    def _signed(self, x, y):
+        h, hx, hy = self._eval(x, y)
+        if self.invert:
+            return -h, -hx, -hy
+        return h, hx, hy
+
+    def bounds(self) -> tuple[float, float]:
+        """Lowest and highest interface height, m."""
+        return -0.5 * self.height, 0.5 * self.height
+
+    def area_ratio(self) -> float:
+        """True interface area over projected area (closed form where one exists)."""
+        return self.area_ratio_numeric()
+
+    def area_ratio_numeric(self, points: int = _QUAD_POINTS) -> float:
+        """Area ratio by the midpoint rule over one period (spectral for smooth periodic h)."""
+        s = self.period
+        xs = (np.arange(points) + 0.5) * s / points - 0.5 * s
+        total = 0.0
+        for row in np.array_split(xs, max(1, points // 256)):
+            x, y = np.meshgrid(row, xs, indexing="ij")
+            hx, hy = self.gradient(x, y)
+            total += float(np.sqrt(1.0 + hx**2 + hy**2).sum())
+        return total / points**2
+
+    @property
+    def mirror_symmetric(self) -> bool:
+        """True if h is even in x and y and in x − S/2, y − S/2: the quarter cell is exact."""
+        return True
+
+    def kink_lines(self, quarter: bool) -> list[Segment]:
+        """Lines in the plane where the gradient jumps; the mesh must have edges along them."""
+        return []
+
+    def grid_lines(self, quarter: bool) -> list[float]:
+        """Interior x (= y) coordinates of kink lines parallel to the axes, for tensor grids."""
+        return []
+
+    @property
+    def diagonal_kinks(self) -> bool:
+        """True if the gradient jumps along the diagonals x = ±y."""
+        return False
+
+    def describe(self) -> dict:
+        """JSON-friendly description in µm, for provenance records."""
+        d = {"topography": self.kind, "height_um": self.height * 1e6,
+             "separation_um": self.period * 1e6, "invert": self.invert}
+        return d
+
+
+def _check_common(height: float, period: float) -> None:
+    check_positive("height", height)
+    check_positive("period (separation)", period)
+
+
+@dataclass(frozen=True)
+class Flat(Topography):
+    """Flat interface h = 0 (reference)."""
+
+    kind: ClassVar[str] = "flat"
+    period: float
+    height: float = 0.0
+    invert: bool = False
+
+    def __post_init__(self):
+        check_positive("period (separation)", self.period)
+        if self.height != 0.0:
+            raise InputError(f"height of a flat interface must be 0, got {self.height!r}")
+
+    def _eval(self, x, y):
+        z = np.zeros_like(x)
+        return z, z.copy(), z.copy()
+
+    def area_ratio(self) -> float:
+        """Exactly 1."""
+        return 1.0
+
+
+@dataclass(frozen=True)
+class EggBox(Topography):
+    """Egg-box surface: ``product`` (H/2)cos(kx)cos(ky) or ``sum`` (H/4)(cos kx + cos ky)."""
+
+    kind: ClassVar[str] = "eggbox"
+    FORMS: ClassVar[tuple[str, ...]] = ("product", "sum")
+    height: float
+    period: float
+    form: str = "product"
+    invert: bool = False
+
+    def __post_init__(self):
+        _check_common(self.height, self.period)
+        if self.form not in self.FORMS:
+            raise InputError(f"form must be one of {', '.join(self.FORMS)}, got {self.form!r}")
+
+    def _eval(self, x, y):
+        k = 2.0 * math.pi / self.period
+        cx, cy, sx, sy = np.cos(k * x), np.cos(k * y), np.sin(k * x), np.sin(k * y)
+        if self.form == "product":
+            a = 0.5 * self.height
+            return a * cx * cy, -a * k * sx * cy, -a * k * cx * sy
+        a = 0.25 * self.height
+        return a * (cx + cy), -a * k * sx, -a * k * sy
+
+    def describe(self) -> dict:
+        """Description including the egg-box form."""
+        return {**super().describe(), "form": self.form}
+
+
+@dataclass(frozen=True)
+class Frustum(Topography):
+    """Frustums of square pyramids: top square of side ``top_width``, flat ``gap`` between bases.
+
+    The flank slope is H / ((S − gap − top_width)/2). ``corner_radius`` rounds every edge with a
+    circular fillet of that radius (in the section normal to the edge).
+    """
+
+    kind: ClassVar[str] = "frustum"
+    height: float
+    period: float
+    top_width: float
+    gap: float
+    corner_radius: float = 0.0
+    invert: bool = False
+
+    def __post_init__(self):
+        _check_common(self.height, self.period)
+        check_positive("top_width", self.top_width, allow_zero=True)
+        check_positive("gap", self.gap, allow_zero=True)
+        check_positive("corner_radius", self.corner_radius, allow_zero=True)
+        if self.top_width + self.gap >= self.period:
+            raise InputError(
+                f"top_width + gap must be < separation ({self.period * 1e6:g} µm), "
+                f"got {(self.top_width + self.gap) * 1e6:g} µm"
+            )
+        _ = self._profile  # validates corner_radius now, not at the first evaluation
+
+    @property
+    def flank_slope(self) -> float:
+        """Slope of the flanks, dimensionless."""
+        return self.height / (0.5 * (self.period - self.gap - self.top_width))
+
+    @property
+    def _profile(self) -> FilletedProfile:
+        # Cached by hand: frozen dataclasses cannot use functools.cached_property.
+        prof = self.__dict__.get("_prof")
+        if prof is None:
+            a, b, half = 0.5 * self.top_width, 0.5 * (self.period - self.gap), 0.5 * self.period
+            ts, zs = [0.0], [self.height]
+            if a > 0:
+                ts.append(a)
+                zs.append(self.height)
+            ts.append(b)
+            zs.append(0.0)
+            if b < half:
+                ts.append(half)
+                zs.append(0.0)
+            prof = FilletedProfile(ts, zs, self.corner_radius, f"{self.kind} edges")
+            object.__setattr__(self, "_prof", prof)
+        return prof
+
+    def _eval(self, x, y):
+        xw, yw = _wrap(x, self.period), _wrap(y, self.period)
+        ax, ay = np.abs(xw), np.abs(yw)
+        s = self.flank_slope
+        # Rounded max(|x|, |y|): the diagonal ridge gets a fillet of the same radius.
+        d = ax - ay
+        c = s / math.sqrt(2.0)
+        ra, dra = rounded_abs(d / math.sqrt(2.0), c, self.corner_radius)
+        m = 0.5 * (ax + ay) + ra / math.sqrt(2.0)
+        dm_dax = 0.5 + 0.5 * dra
+        dm_day = 0.5 - 0.5 * dra
+        # Rounding can push m past S/2 at the cell corner: fold back (the profile is even there).
+        over = m > 0.5 * self.period
+        p, dp = self._profile(np.where(over, self.period - m, m))
+        dp = np.where(over, -dp, dp)
+        # SE apexes point down into the Li: the interface is lowest at the apex.
+        h = 0.5 * self.height - p
+        hx = -dp * dm_dax * np.sign(xw)
+        hy = -dp * dm_day * np.sign(yw)
+        return h, hx, hy
+
+    def area_ratio(self) -> float:
+        """Closed form from the facets when edges are sharp, quadrature otherwise."""
+        if self.corner_radius > 0:
+            return self.area_ratio_numeric()
+        s, a, b = self.period, self.top_width, self.period - self.gap
+        sloped = b**2 - a**2
+        return (s**2 - sloped + sloped * math.hypot(1.0, self.flank_slope)) / s**2
+
+    def kink_lines(self, quarter: bool) -> list[Segment]:
+        """Diagonals and the top and base squares of the frustum."""
+        half = 0.5 * self.period
+        squares = [w / 2 for w in (self.top_width, self.period - self.gap) if 0 < w < self.period]
+        if quarter:
+            segs: list[Segment] = [((0.0, 0.0), (half, half))]
+            for c in squares:
+                segs += [((c, 0.0), (c, c)), ((0.0, c), (c, c))]
+            return segs
+        segs = [((-half, -half), (half, half)), ((-half, half), (half, -half))]
+        for c in squares:
+            corners = [(c, c), (-c, c), (-c, -c), (c, -c)]
+            segs += [(corners[i], corners[(i + 1) % 4]) for i in range(4)]
+        return segs
+
+    def grid_lines(self, quarter: bool) -> list[float]:
+        """The top and base squares (and, for the full cell, the centre lines)."""
+        half = 0.5 * self.period
+        squares = [w / 2 for w in (self.top_width, self.period - self.gap) if 0 < w / 2 < half]
+        if quarter:
+            return sorted(squares)
+        return sorted({0.0, *squares, *(-c for c in squares)})
+
+    @property
+    def diagonal_kinks(self) -> bool:
+        """Frustum and pyramid flanks meet along the diagonals."""
+        return True
+
+    def describe(self) -> dict:
+        """Description including the frustum widths and corner radius."""
+        return {**super().describe(), "top_width_um": self.top_width * 1e6,
+                "gap_um": self.gap * 1e6, "corner_radius_um": self.corner_radius * 1e6}
+
+
+@dataclass(frozen=True)
+class Pyramid(Frustum):
+    """Square pyramids of height H on an S × S base, tiled with period S (triangle waves)."""
+
+    kind: ClassVar[str] = "pyramid"
+    height: float
+    period: float
+    top_width: float = 0.0
+    gap: float = 0.0
+    corner_radius: float = 0.0
+    invert: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.top_width != 0.0 or self.gap != 0.0:
+            raise InputError("pyramid has no top_width or gap; use the frustum topography")
+
+    def area_ratio(self) -> float:
+        """√(1 + (2H/S)²) for sharp edges, quadrature otherwise."""
+        if self.corner_radius > 0:
+            return self.area_ratio_numeric()
+        return math.hypot(1.0, 2.0 * self.height / self.period)
+
+    def describe(self) -> dict:
+        """Description with the corner radius."""
+        d = super().describe()
+        d.pop("top_width_um")
+        d.pop("gap_um")
+        return d
+
+
+@dataclass(frozen=True)
+class HeightFunction(Topography):
+    """A user surface h(x, y) of period S (vectorised numpy callable, metres in and out).
+
+    ``gradient`` may be given; otherwise central differences with step S·1e-6 are used. Mirror
+    symmetry (and so the quarter cell) is checked numerically.
+    """
+
+    kind: ClassVar[str] = "function"
+    func: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    period: float
+    grad: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+    name: str = "user"
+    invert: bool = False
+    height: float = field(init=False)
+
+    def __post_init__(self):
+        check_positive("period (separation)", self.period)
+        if not callable(self.func):
+            raise InputError("func must be a callable h(x, y)")
+        xs = np.linspace(-0.5, 0.5, 129) * self.period
+        x, y = np.meshgrid(xs, xs, indexing="ij")
+        z = np.asarray(self.func(x, y), dtype=float)
+        if z.shape != x.shape or not np.all(np.isfinite(z)):
+            raise InputError("func must return finite heights with the shape of its inputs")
+        if not np.allclose(z[0, :], z[-1, :], atol=1e-9 * self.period) or not np.allclose(
+            z[:, 0], z[:, -1], atol=1e-9 * self.period
+        ):
+            raise InputError("func must be periodic with the given period in x and y")
+        object.__setattr__(self, "height", float(z.max() - z.min()))
+        object.__setattr__(self, "_zmin", float(z.min()))
+        object.__setattr__(self, "_zmax", float(z.max()))
+        sym = np.allclose(z, z[::-1, :], atol=1e-9 * self.period) and np.allclose(
+            z, z[:, ::-1], atol=1e-9 * self.period
+        )
+        object.__setattr__(self, "_symmetric", bool(sym))
+
+    def _eval(self, x, y):
+        h = np.asarray(self.func(x, y), dtype=float)
+        if self.grad is not None:
+            hx, hy = (np.asarray(g, dtype=float) for g in self.grad(x, y))
+            return h, hx, hy
+        d = 1e-6 * self.period
+        hx = (self.func(x + d, y) - self.func(x - d, y)) / (2 * d)
+        hy = (self.func(x, y + d) - self.func(x, y - d)) / (2 * d)
+        return h, np.asarray(hx, float), np.asarray(hy, float)
+
+    def bounds(self) -> tuple[float, float]:
+        """Extremes sampled on a 129² grid, inverted if requested."""
+        lo, hi = self.__dict__["_zmin"], self.__dict__["_zmax"]
+        return (-hi, -lo) if self.invert else (lo, hi)
+
+    @property
+    def mirror_symmetric(self) -> bool:
+        """Numerically checked mirror symmetry about x = 0 and y = 0."""
+        return self.__dict__["_symmetric"]
+
+    def describe(self) -> dict:
+        """Description with the function's name."""
+        return {**super().describe(), "name": self.name}
+
+
+TOPOGRAPHIES: dict[str, type[Topography]] = {
+    cls.kind: cls for cls in (Flat, EggBox, Pyramid, Frustum)
+}
+
+
+def make_topography(kind: str, *, height: float, period: float, **kw) -> Topography:
+    """Build a topography by name (``flat``, ``eggbox``, ``pyramid``, ``frustum``).
+
+    For ``frustum`` the widths default to S/4 (MODEL.md §1, assumed).
+    """
+    if kind not in TOPOGRAPHIES:
+        raise InputError(
+            f"topography must be one of {', '.join(TOPOGRAPHIES)}, got {kind!r}"
+        )
+    if kind == "flat":
+        if kw.get("invert"):
+            kw.pop("invert")
+        if kw:
+            raise InputError(f"flat topography takes no {', '.join(sorted(kw))}")
+        return Flat(period=period)
+    if kind == "frustum":
+        kw.setdefault("top_width", period / 4)
+        kw.setdefault("gap", period / 4)
+    return TOPOGRAPHIES[kind](height=height, period=period, **kw)

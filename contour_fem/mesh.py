@@ -1,0 +1,214 @@
+"""The single bridge from the gmsh geometry layer to distributed DOLFINx meshes.
+
+gmsh runs on rank 0 of the given communicator; success or the error message is broadcast before
+any rank raises, so every rank fails the same way and no rank waits on a collective that will
+never come.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mpi4py import MPI
+
+import dolfinx
+import gmsh
+import numpy as np
+import ufl
+from dolfinx.io import gmsh as dolfinx_gmsh
+
+from contour_fem.errors import InputError, MeshError
+from contour_fem.geometry.cell import (
+    PHYSICAL_GROUPS,
+    CellModel,
+    CellSpec,
+    build_cell_model,
+    cell_extent,
+)
+from contour_fem.geometry.topography import Topography
+
+log = logging.getLogger(__name__)
+
+_ERRORS = {"InputError": InputError, "MeshError": MeshError}
+
+
+@dataclass
+class SubMesh:
+    """One material region as a mesh of its own, with its facet tags and parent maps."""
+
+    mesh: dolfinx.mesh.Mesh
+    facet_tags: dolfinx.mesh.MeshTags
+    cell_map: dolfinx.mesh.EntityMap
+
+    def ds(self, name: str) -> ufl.Measure:
+        """Exterior-facet measure restricted to the named physical group."""
+        tag = PHYSICAL_GROUPS[name][1]
+        return ufl.Measure("ds", domain=self.mesh, subdomain_data=self.facet_tags,
+                           subdomain_id=tag)
+
+    def facets(self, name: str) -> np.ndarray:
+        """Local indices of the facets of the named group."""
+        return self.facet_tags.find(PHYSICAL_GROUPS[name][1])
+
+
+@dataclass
+class CellMesh:
+    """A distributed unit-cell mesh with its tags, geometry description and submeshes."""
+
+    mesh: dolfinx.mesh.Mesh
+    cell_tags: dolfinx.mesh.MeshTags
+    facet_tags: dolfinx.mesh.MeshTags
+    topography: Topography
+    spec: CellSpec
+    cell: dict  # CellModel.info() from rank 0, identical on every rank
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    z_bottom: float
+    z_top: float
+    _subs: dict[str, SubMesh] = field(default_factory=dict, repr=False)
+
+    @property
+    def comm(self) -> MPI.Comm:
+        """The mesh communicator."""
+        return self.mesh.comm
+
+    @property
+    def projected_area(self) -> float:
+        """Projected area of the cell, m²."""
+        return (self.x_range[1] - self.x_range[0]) * (self.y_range[1] - self.y_range[0])
+
+    @property
+    def quarter(self) -> bool:
+        """True for the quarter cell."""
+        return self.spec.domain == "quarter"
+
+    def submesh(self, name: str) -> SubMesh:
+        """The ``electrolyte`` or ``lithium`` region as its own mesh (built once, then cached)."""
+        if name not in self._subs:
+            msh = self.mesh
+            cells = self.cell_tags.find(PHYSICAL_GROUPS[name][1])
+            sub, cell_map, vertex_map, _ = dolfinx.mesh.create_submesh(msh, 3, cells)
+            msh.topology.create_connectivity(2, 3)
+            sub.topology.create_connectivity(2, 3)
+            tags = dolfinx.mesh.transfer_meshtags_to_submesh(
+                self.facet_tags, sub, vertex_map, cell_map
+            )
+            self._subs[name] = SubMesh(sub, tags, cell_map)
+        return self._subs[name]
+
+    def interface_area(self) -> float:
+        """True interface area of this cell (global), m²."""
+        sub = self.submesh("electrolyte")
+        form = dolfinx.fem.form(1.0 * sub.ds("interface"))
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+
+    def volume(self, name: str) -> float:
+        """Volume of the ``electrolyte`` or ``lithium`` region (global), m³."""
+        dx = ufl.Measure("dx", domain=self.mesh, subdomain_data=self.cell_tags)
+        form = dolfinx.fem.form(1.0 * dx(PHYSICAL_GROUPS[name][1]))
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+
+    def min_jacobian(self) -> float:
+        """Smallest Jacobian determinant over vertices and quadrature points (global), m³."""
+        rule = dolfinx.fem.Expression(
+            ufl.JacobianDeterminant(self.mesh),
+            np.vstack([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.25, 0.25, 0.25]]),
+        )
+        ncells = self.mesh.topology.index_map(3).size_local
+        vals = rule.eval(self.mesh, np.arange(ncells, dtype=np.int32))
+        local = float(vals.min()) if vals.size else np.inf
+        return self.comm.allreduce(local, op=MPI.MIN)
+
+    def counts(self) -> dict[str, int]:
+        """Global numbers of cells and geometry nodes."""
+        imap = self.mesh.topology.index_map(3)
+        return {"cells": imap.size_global, "nodes": self.mesh.geometry.index_map().size_global}
+
+    def write_xdmf(self, path: Path) -> None:
+        """Write the mesh with its cell and facet tags to XDMF (collective)."""
+        with dolfinx.io.XDMFFile(self.comm, str(path), "w") as xdmf:
+            xdmf.write_mesh(self.mesh)
+            self.mesh.topology.create_connectivity(2, 3)
+            xdmf.write_meshtags(self.cell_tags, self.mesh.geometry)
+            xdmf.write_meshtags(self.facet_tags, self.mesh.geometry)
+
+
+def create_cell_mesh(
+    comm: MPI.Comm,
+    topography: Topography,
+    spec: CellSpec,
+    *,
+    msh_path: Path | None = None,
+    verbose: bool = False,
+) -> CellMesh:
+    """Mesh the unit cell with gmsh on rank 0 and distribute it over ``comm``.
+
+    Args:
+        comm: Communicator that will own the mesh.
+        topography: Interface topography.
+        spec: Cell and mesh settings.
+        msh_path: If given, rank 0 also writes the gmsh mesh there.
+        verbose: Let gmsh print its progress.
+
+    Returns:
+        The distributed mesh with cell tags (``electrolyte``, ``lithium``) and facet tags.
+
+    Raises:
+        InputError: On every rank, for inconsistent settings.
+        MeshError: On every rank, if gmsh failed on rank 0.
+    """
+    t0 = time.perf_counter()
+    (x0, x1), (y0, y1), zb, zt = cell_extent(topography, spec)  # validates on every rank
+    info, error = None, None
+    if comm.rank == 0:
+        try:
+            _gmsh_start(verbose)
+            model: CellModel = build_cell_model(topography, spec)
+            info = model.info()
+            if msh_path is not None:
+                gmsh.write(str(msh_path))
+        except (InputError, MeshError) as exc:
+            error = (type(exc).__name__, str(exc))
+        except Exception as exc:  # gmsh raises bare Exceptions
+            error = ("MeshError", f"gmsh failed: {exc}")
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        _gmsh_stop(comm)
+        raise _ERRORS[error[0]](error[1])
+    try:
+        data = dolfinx_gmsh.model_to_mesh(gmsh.model if comm.rank == 0 else None, comm, 0, gdim=3)
+    finally:
+        _gmsh_stop(comm)
+    info = comm.bcast(info, root=0)
+    cm = CellMesh(
+        mesh=data.mesh,
+        cell_tags=data.cell_tags,
+        facet_tags=data.facet_tags,
+        topography=topography,
+        spec=spec,
+        cell=info,
+        x_range=(x0, x1),
+        y_range=(y0, y1),
+        z_bottom=zb,
+        z_top=zt,
+    )
+    cm.mesh.name = "cell"
+    log.debug("meshed %s in %.2f s: %s", topography.kind, time.perf_counter() - t0, cm.counts())
+    return cm
+
+
+def _gmsh_start(verbose: bool) -> None:
+    if gmsh.isInitialized():
+        gmsh.clear()
+    else:
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
+    gmsh.option.setNumber("General.NumThreads", 1)
+
+
+def _gmsh_stop(comm: MPI.Comm) -> None:
+    if comm.rank == 0 and gmsh.isInitialized():
+        gmsh.finalize()
