@@ -174,6 +174,7 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
 
     Raises:
         InputError, MeshError, ConvergenceError: On every rank of ``comm``.
+
     """
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -214,7 +215,7 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
         root = _root_find(current, creep, case, ref, critical)
         timings["root_finding"] = time.perf_counter() - t0
 
-    distance = float(np.linalg.norm(np.subtract(cur.f_max_location, crp.dp_max_location)))
+    distance = case.topography.equivalent_distance(cur.f_max_location, crp.dp_max_location)
     timings["total"] = time.perf_counter() - t_start
     current.destroy()
     return CaseResult(
@@ -243,7 +244,7 @@ def _to_electrolyte(current: CurrentProblem, field_li: dolfinx.fem.Function) -> 
 
 
 def _interface_pairs(current: CurrentProblem, cur: CurrentResult, crp: CreepResult):
-    """f and Δp at the same (owned) electrolyte interface dofs, with their coordinates."""
+    """F and Δp at the same (owned) electrolyte interface dofs, with their coordinates."""
     V = current.V
     own = owned(V, current.dofs)
     dp = _to_electrolyte(current, crp.excess_pressure)
@@ -263,6 +264,7 @@ def _solve_at(current: CurrentProblem, creep: CreepProblem, case: Case, i_geo: f
     Returns:
         (current result, creep result, relative change of i_loc caused by the coupling or None,
         coupling iterations).
+
     """
     current.shift.x.array[:] = 0.0
     t0 = time.perf_counter()

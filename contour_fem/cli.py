@@ -115,8 +115,9 @@ def _cmd_solve(args, comm) -> int:
         r = result.to_json()
         print(f"{cfg['name']}: f_max {r['max_current_ratio']:.4f}, Δp_max "
               f"{r['max_excess_pressure_MPa']:.4f} MPa, critical current "
-              f"{r['critical_current_mA_cm2']:.4g} mA/cm² ({r['critical_current_ratio_to_flat']:.3f}"
-              f" × flat), {r['wall_time_s']:.1f} s -> {out}")
+              f"{r['critical_current_mA_cm2']:.4g} mA/cm² "
+              f"({r['critical_current_ratio_to_flat']:.3f} × flat), "
+              f"{r['wall_time_s']:.1f} s -> {out}")
     return 0
 
 

@@ -159,6 +159,7 @@ def resolve(user: dict) -> dict:
 
     Raises:
         InputError: Unknown section or key, missing required key, wrong type or range.
+
     """
     if not isinstance(user, dict):
         raise InputError("configuration must be a table")
@@ -208,6 +209,7 @@ def load(path: str | Path) -> dict:
 
     Raises:
         InputError: Missing file, malformed TOML, or invalid content.
+
     """
     path = Path(path)
     try:
@@ -255,6 +257,7 @@ def build_case(resolved: dict):
     Raises:
         InputError: Values that are valid alone but not together (e.g. a frustum wider than
             its cell), prefixed with the section they belong to.
+
     """
     from contour_fem.case import Case, SolverSettings
     from contour_fem.geometry.cell import CellSpec

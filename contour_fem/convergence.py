@@ -70,6 +70,7 @@ def mesh_study(case, comm, quantities, resolutions=("coarse", "medium", "fine"))
 
     Returns:
         ``{name: Convergence}`` plus ``"results"`` (the three CaseResults).
+
     """
     from contour_fem.case import run_case
 

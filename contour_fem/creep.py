@@ -10,8 +10,10 @@ shear on the mirror planes, and a bottom plate moving at the mean plating speed 
 The equations are solved in scaled form: velocities in units of U = i_geo·V_Li/F (the mean plating
 speed), lengths of S, stresses of Σ = (U/(S·A))^(1/n). The scaled viscosity η̂ = (S/3)·ε̂^((1−n)/n)
 then holds for any A and current; ε̂² is regularised to ε̂² + ε̂₀² with ε̂₀ (default 1e-3) far below
-the flow's strain rates, so the exact power-law scaling Δp ∝ i_geo^(1/n) is kept. Newton (SNES with a line
-search) starts from the Newtonian solution and continues in n, halving the step if a solve fails.
+the flow's strain rates, so the exact power-law scaling Δp ∝ i_geo^(1/n) is kept. Newton (SNES with
+a line search) starts from the Newtonian solution and continues in n, halving the step on failure.
+The interfacial excess pressure is the L2 projection of −n·σ·n on the interface trace space, with
+the datum set so that the mean normal stress on the bottom plate equals the stack pressure.
 """
 
 from __future__ import annotations
@@ -46,6 +48,20 @@ log = logging.getLogger(__name__)
 PlatingInput = dolfinx.fem.Function | Callable[[np.ndarray], np.ndarray]
 
 
+def norton_viscosity(u, n, eps0, length):
+    """Scaled J2 Norton viscosity η̂ = (L/3)·(ε̂² + ε̂₀²)^((1−n)/(2n)), ε̂² = ⅔·L²·D:D.
+
+    Args:
+        u: Scaled velocity (UFL).
+        n: Creep exponent (UFL constant or number).
+        eps0: Regularisation ε̂₀ (relative to the strain-rate scale).
+        length: Length scale L (m) of the scaling.
+    """
+    d = ufl.sym(ufl.grad(u))
+    eps2 = (2.0 / 3.0) * ufl.inner(d, d) * length**2
+    return (length / 3.0) * (eps2 + eps0**2) ** ((1 - n) / (2 * n))
+
+
 @dataclass
 class CreepResult:
     """Creep solution on the lithium submesh (SI units).
@@ -57,6 +73,7 @@ class CreepResult:
         dp_max: Maximum of Δp, Pa, and ``dp_max_location`` where it is reached, m.
         newton_iterations: Newton iterations summed over the continuation steps.
         history: One entry per continuation step (n, iterations, residual norms).
+
     """
 
     velocity: dolfinx.fem.Function
@@ -107,6 +124,7 @@ class CreepProblem:
         prefix: PETSc options prefix of this problem.
         rtol: Relative residual tolerance of Newton.
         max_it: Newton iterations allowed per continuation step.
+
     """
 
     def __init__(
@@ -121,13 +139,13 @@ class CreepProblem:
         prefix: str = "creep_",
         rtol: float = 1e-10,
         max_it: int = 40,
-        traction: str = "reaction",
         snes_options: dict | None = None,
     ):
         self.cell, self.creep, self.operating = cell, creep, operating
         self.prefix = prefix
         self.rtol, self.atol = rtol, 1e-14
         self.quad_degree = quadrature_degree
+        self.nitsche_penalty = 20.0
         self.topo = cell.topography
         sub = cell.submesh("lithium")
         self.sub = sub
@@ -162,7 +180,6 @@ class CreepProblem:
         self.plate = dolfinx.fem.Function(self.V)
         self.ds_if = sub.ds("interface")
         self.if_dofs = dolfinx.fem.locate_dofs_topological(self.S2, 2, sub.facets("interface"))
-        self.traction_method = traction
         self.ds_bottom = sub.ds("lithium_bottom")
         self.bottom_area = assemble_global(1.0 * self.ds_bottom, self.comm)
 
@@ -192,10 +209,7 @@ class CreepProblem:
 
     # -- forms -------------------------------------------------------------------------------
     def _viscosity(self, u):
-        """Scaled viscosity η̂ = (S/3)·(ε̂² + ε̂₀²)^((1−n)/(2n))."""
-        d = ufl.sym(ufl.grad(u))
-        eps2 = (2.0 / 3.0) * ufl.inner(d, d) * self.length**2
-        return (self.length / 3.0) * (eps2 + self.eps0**2) ** ((1 - self.n_exp) / (2 * self.n_exp))
+        return norton_viscosity(u, self.n_exp, self.eps0, self.length)
 
     def _stress(self, u, p):
         """Scaled Cauchy stress σ̂."""
@@ -209,18 +223,16 @@ class CreepProblem:
         F = 2.0 * eta * ufl.inner(ufl.sym(ufl.grad(u)), ufl.sym(ufl.grad(v))) * dx_q
         F += -p * ufl.div(v) * ufl.dx - q * ufl.div(u) * ufl.dx
         if self.creep.slip == "free-slip":
-            # Nitsche: weak u·n = g·n, zero tangential traction.
+            # Non-symmetric Nitsche for u·n = g·n with zero tangential traction: stable for any
+            # penalty, and Newton converges where the symmetric variant stalls.
             n = self.normal
             h = self._cell_size()
-            gamma = 20.0
-            sig_u = self._stress(u, p)
-            sig_v = 2.0 * eta * ufl.sym(ufl.grad(v)) - q * ufl.Identity(3)
             gap = ufl.dot(u - self.g, n)
-            F += (
-                -ufl.dot(ufl.dot(sig_u, n), n) * ufl.dot(v, n)
-                - ufl.dot(ufl.dot(sig_v, n), n) * gap
-                + gamma * eta / h * gap * ufl.dot(v, n)
-            ) * self.ds_if
+            t_u = ufl.dot(ufl.dot(self._stress(u, p), n), n)
+            t_v = ufl.dot(ufl.dot(2.0 * eta * ufl.sym(ufl.grad(v)) - q * ufl.Identity(3), n), n)
+            ds_q = self.ds_if(metadata={"quadrature_degree": self.quad_degree})
+            F += (-t_u * ufl.dot(v, n) + t_v * gap
+                  + self.nitsche_penalty * eta / h * gap * ufl.dot(v, n)) * ds_q
         return F
 
     def _cell_size(self) -> dolfinx.fem.Function:
@@ -318,6 +330,7 @@ class CreepProblem:
 
         Raises:
             ConvergenceError: With the iteration history if Newton fails at the smallest step.
+
         """
         t0 = time.perf_counter()
         if not geometric_current > 0:
@@ -337,7 +350,7 @@ class CreepProblem:
             self.plate.x.array[2::3] = plate_speed
             self.plate.x.scatter_forward()
 
-        steps = list(continuation or []) + [self.n_target]
+        steps = [*(continuation or []), self.n_target]
         history: list[dict] = []
         newton_total = linear_total = 0
         pending = []
@@ -414,7 +427,7 @@ class CreepProblem:
         bottom = dolfinx.fem.locate_dofs_topological(V, 2, self.sub.facets("lithium_bottom"))
         force_z = reaction.x.array.reshape(-1, 3)[owned(V, bottom), 2].sum()
         datum = comm.allreduce(float(force_z)) / self.bottom_area
-        dp = self._normal_stress(reaction)
+        dp = self._normal_stress()
         dp.x.array[self.if_dofs] -= datum
         stress = self.stress_scale
         dp.x.array[:] *= stress
@@ -446,7 +459,11 @@ class CreepProblem:
         )
 
     def _reactions(self) -> dolfinx.fem.Function:
-        """Velocity rows of the residual at the solution: ∫ t·ψ_j ds at the Dirichlet dofs."""
+        """Velocity rows of the residual at the solution: ∫ t·ψ_j ds at the Dirichlet dofs.
+
+        Their z-components summed over the bottom dofs give the force on the bottom plate
+        exactly (the side planes carry no shear).
+        """
         V = self.V
         res = dolfinx.fem.petsc.assemble_vector(self.problem.F)
         res.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
@@ -457,30 +474,21 @@ class CreepProblem:
         res.destroy()
         return r_v
 
-    def _normal_stress(self, reaction: dolfinx.fem.Function) -> dolfinx.fem.Function:
-        """Scaled −n·σ̂·n on the interface (0 elsewhere).
+    def _normal_stress(self) -> dolfinx.fem.Function:
+        """Scaled −n·σ̂·n on the interface (0 elsewhere): L2 projection on the trace space.
 
-        ``stress`` mode projects −n·σ̂·n of the fields on the interface trace; ``reaction`` mode
-        takes the nodal normal reactions n(x_j)·R_j (the mirror-plane reactions at the edges have
-        no normal component, n_x = 0 there) and projects them.
+        (Nodal reactions were tried too: at the mirror-plane edges the traction jumps between
+        faces and a continuous projection of the reactions smears it.)
         """
-        if self.traction_method == "reaction":
-            r = reaction.x.array.reshape(-1, 3)
-            nrm = self.normal.x.array.reshape(-1, 3)
-            rn = dolfinx.fem.Function(self.S2)
-            rn.x.array[:] = -(r * nrm).sum(axis=1)[self.s_block]
-            rhs = rn.x.petsc_vec
-            field, _ = boundary_projection(self.S2, rhs, self.if_dofs, self.ds_if,
-                                           prefix=self.prefix + "dp_")
-        else:
-            u, p = ufl.split(self.w)
-            sig = self._stress(u, p)
-            v = ufl.TestFunction(self.S2)
-            form = dolfinx.fem.form(-ufl.dot(ufl.dot(sig, self.normal), self.normal) * v * self.ds_if)
-            rhs = dolfinx.fem.petsc.assemble_vector(form)
-            rhs.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            field, _ = boundary_projection(self.S2, rhs, self.if_dofs, self.ds_if,
-                                           prefix=self.prefix + "dp_")
-            rhs.destroy()
+        u, p = ufl.split(self.w)
+        sig = self._stress(u, p)
+        v = ufl.TestFunction(self.S2)
+        ds_q = self.ds_if(metadata={"quadrature_degree": self.quad_degree})
+        form = dolfinx.fem.form(-ufl.dot(ufl.dot(sig, self.normal), self.normal) * v * ds_q)
+        rhs = dolfinx.fem.petsc.assemble_vector(form)
+        rhs.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        field, _ = boundary_projection(self.S2, rhs, self.if_dofs, self.ds_if,
+                                       prefix=self.prefix + "dp_")
+        rhs.destroy()
         field.name = "excess_pressure"
         return field

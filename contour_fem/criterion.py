@@ -36,6 +36,7 @@ class FlatReference:
         flat_current: i0, the critical current of a flat interface, A/m².
         pressure_margin: ΔP* = P* − P_stack, Pa.
         k: (i0/i_ref)^(1/n)/ΔP*, 1/Pa.
+
     """
 
     flat_current: float
@@ -64,6 +65,7 @@ def flat_reference(criterion: Criterion, creep: Creep, operating: Operating) -> 
 
     Raises:
         InputError: In physical mode, if the stack pressure already exceeds P*.
+
     """
     n = creep.exponent
     i_ref = operating.reference_current
@@ -105,11 +107,13 @@ def pointwise_critical_current(
 
     Returns:
         i_crit(x); ``inf`` where the bracket is ≤ 0 (the point never grows a crack).
+
     """
     f = np.asarray(f, dtype=float)
     bracket = (np.clip(f, 0.0, None) / ref.flat_current) ** (1.0 / n)
     if not math.isinf(ref.pressure_margin):
-        bracket = bracket + np.asarray(dp1, dtype=float) / (ref.pressure_margin * i_ref ** (1.0 / n))
+        scale = ref.pressure_margin * i_ref ** (1.0 / n)
+        bracket = bracket + np.asarray(dp1, dtype=float) / scale
     out = np.full(bracket.shape, np.inf)
     pos = bracket > 0
     out[pos] = bracket[pos] ** (-n)

@@ -49,6 +49,7 @@ class CurrentResult:
         area_ratio: A_true / A_proj of the mesh.
         conservation_error: |∫ i_loc dA − i_geo·A_proj| / (i_geo·A_proj).
         wagner: κ·R_int / S (inf for the primary distribution).
+
     """
 
     potential: dolfinx.fem.Function
@@ -99,6 +100,7 @@ class CurrentProblem:
         degree: Lagrange degree of φ.
         solver: Name of a preset in :data:`contour_fem.solvers.LINEAR_PRESETS`.
         prefix: PETSc options prefix of this problem.
+
     """
 
     def __init__(
@@ -160,6 +162,7 @@ class CurrentProblem:
 
         Raises:
             ConvergenceError: If the linear solver fails.
+
         """
         t0 = time.perf_counter()
         V, comm = self.V, self.comm

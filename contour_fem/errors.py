@@ -32,6 +32,7 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False) -> floa
         name: Field name used in the message.
         value: Value to check.
         allow_zero: Accept zero as well.
+
     """
     try:
         v = float(value)

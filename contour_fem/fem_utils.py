@@ -22,6 +22,7 @@ def global_argmax(comm: MPI.Comm, values: np.ndarray, points: np.ndarray) -> tup
         comm: Communicator of the distributed data.
         values: Local values (1-D, may be empty).
         points: Local points, shape (len(values), 3).
+
     """
     if len(values):
         k = int(np.argmax(values))
@@ -64,6 +65,7 @@ def boundary_projection(
 
     Returns:
         The field (zero away from the boundary) and the CG iteration count.
+
     """
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     nlocal = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
@@ -81,8 +83,8 @@ def boundary_projection(
             arr[others * bs + c] = 0.0
     rhs.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
     field = dolfinx.fem.Function(V)
-    its = solve_linear(M, rhs, field.x.petsc_vec, prefix=prefix, options=LINEAR_PRESETS["cg_jacobi"],
-                       what="boundary flux projection")
+    its = solve_linear(M, rhs, field.x.petsc_vec, prefix=prefix,
+                       options=LINEAR_PRESETS["cg_jacobi"], what="boundary flux projection")
     field.x.scatter_forward()
     M.destroy()
     rhs.destroy()

@@ -159,6 +159,7 @@ def create_cell_mesh(
     Raises:
         InputError: On every rank, for inconsistent settings.
         MeshError: On every rank, if gmsh failed on rank 0.
+
     """
     t0 = time.perf_counter()
     (x0, x1), (y0, y1), zb, zt = cell_extent(topography, spec)  # validates on every rank

@@ -39,8 +39,8 @@ class Kinetics:
     primary: bool = False
 
     def __post_init__(self):
-        given = [v is not None for v in (self.interfacial_resistance, self.exchange_current_density)]
-        if not self.primary and sum(given) != 1:
+        given = (self.interfacial_resistance, self.exchange_current_density)
+        if not self.primary and sum(v is not None for v in given) != 1:
             raise InputError(
                 "kinetics needs exactly one of interfacial_resistance or exchange_current_density"
             )
@@ -105,7 +105,8 @@ class Creep:
         if temperature == self.reference_temperature:
             return self.prefactor
         q = self.activation_energy / GAS_CONSTANT
-        return self.prefactor * math.exp(-q * (1.0 / temperature - 1.0 / self.reference_temperature))
+        inv = 1.0 / temperature - 1.0 / self.reference_temperature
+        return self.prefactor * math.exp(-q * inv)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ import numpy as np
 @cache
 def versions() -> dict[str, str]:
     """Versions of contour_fem and the libraries that shape its numbers."""
+    from mpi4py import MPI
+
     import gmsh
     import scipy
-    from mpi4py import MPI
 
     from contour_fem import __version__
 

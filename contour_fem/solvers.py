@@ -125,6 +125,7 @@ def solve_linear(
 
     Raises:
         ConvergenceError: On every rank, if the KSP diverged.
+
     """
     ksp = PETSc.KSP().create(A.getComm())
     try:

@@ -7,6 +7,7 @@ kink by a circular arc of radius r tangent to both lines (C¹, exact fillet in t
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,7 @@ class FilletedProfile:
         knots_z: Profile values at the breakpoints.
         radius: Fillet radius of every kink (0 keeps them sharp).
         name: Used in error messages.
+
     """
 
     def __init__(self, knots_t: list[float], knots_z: list[float], radius: float, name: str):
@@ -76,10 +78,11 @@ class FilletedProfile:
             spans.append((arc.t_start, arc.t_end))
             if 0 < k < len(t) - 1:  # end arcs are their own mirror images
                 length = self.length
-                spans += [(-arc.t_end, -arc.t_start), (2 * length - arc.t_end, 2 * length - arc.t_start)]
+                spans += [(-arc.t_end, -arc.t_start),
+                          (2 * length - arc.t_end, 2 * length - arc.t_start)]
         spans.sort()
         tol = 1e-12 * self.length
-        for (_, e0), (s1_, _) in zip(spans[:-1], spans[1:], strict=True):
+        for (_, e0), (s1_, _) in itertools.pairwise(spans):
             if s1_ < e0 - tol:
                 raise InputError(
                     f"corner_radius {radius:g} m is too large for {name}: rounded edges overlap; "

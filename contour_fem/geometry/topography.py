@@ -66,7 +66,7 @@ class Topography(ABC):
         return h, hx, hy
 
     def bounds(self) -> tuple[float, float]:
-        """Lowest and highest interface height, m."""
+        """Lowest and highest interface height, m (rounded edges lie within these bounds)."""
         return -0.5 * self.height, 0.5 * self.height
 
     def area_ratio(self) -> float:
@@ -92,6 +92,32 @@ class Topography(ABC):
     def kink_lines(self, quarter: bool) -> list[Segment]:
         """Lines in the plane where the gradient jumps; the mesh must have edges along them."""
         return []
+
+    def symmetry_shifts(self) -> list[tuple[float, float]]:
+        """In-plane translations, besides the period, that map the surface onto itself."""
+        return []
+
+    def equivalent_distance(self, p: list[float], q: list[float]) -> float:
+        """Distance between points ``p`` and ``q`` modulo the surface's symmetries (m).
+
+        Mirror images, period translations and :meth:`symmetry_shifts` of ``q`` are tried; two
+        hot spots at symmetry-equivalent crests are 0 apart.
+        """
+        s = self.period
+        shifts = [(0.0, 0.0), *self.symmetry_shifts()]
+        best = math.inf
+        for sx in (1, -1):
+            for sy in (1, -1) if self.mirror_symmetric else (1,):
+                for dx, dy in shifts:
+                    for mx in (-1, 0, 1):
+                        for my in (-1, 0, 1):
+                            qx = sx * q[0] + dx + mx * s
+                            qy = sy * q[1] + dy + my * s
+                            d = math.dist(p, (qx, qy, q[2]))
+                            best = min(best, d)
+            if not self.mirror_symmetric:
+                break
+        return best
 
     def grid_lines(self, quarter: bool) -> list[float]:
         """Interior x (= y) coordinates of kink lines parallel to the axes, for tensor grids."""
@@ -161,6 +187,10 @@ class EggBox(Topography):
             return a * cx * cy, -a * k * sx * cy, -a * k * cx * sy
         a = 0.25 * self.height
         return a * (cx + cy), -a * k * sx, -a * k * sy
+
+    def symmetry_shifts(self) -> list[tuple[float, float]]:
+        """The product form repeats after (S/2, S/2)."""
+        return [(0.5 * self.period, 0.5 * self.period)] if self.form == "product" else []
 
     def describe(self) -> dict:
         """Description including the egg-box form."""
