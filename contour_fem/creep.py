@@ -299,18 +299,7 @@ class CreepProblem:
         """
         i_geo = geometric_current
         if isinstance(plating, dolfinx.fem.Function):
-            msh = self.sub.mesh
-            tdim = msh.topology.dim
-            msh.topology.create_connectivity(tdim - 1, tdim)
-            cells = dolfinx.mesh.compute_incident_entities(
-                msh.topology, self.sub.facets("interface"), tdim - 1, tdim
-            )
-            cells = cells[cells < msh.topology.index_map(tdim).size_local]
-            data = dolfinx.fem.create_interpolation_data(
-                self.S2, plating.function_space, cells, padding=1e-8 * self.length
-            )
-            tmp = dolfinx.fem.Function(self.S2)
-            tmp.interpolate_nonmatching(plating, cells, data)
+            tmp = self.cell.transfer(plating, self.S2)
             self.plating.x.array[:] = tmp.x.array / i_geo
         elif callable(plating):
             self.plating.interpolate(lambda x: np.asarray(plating(x), dtype=float) / i_geo)

@@ -99,6 +99,47 @@ class CellMesh:
             self._subs[name] = SubMesh(sub, tags, cell_map)
         return self._subs[name]
 
+    def transfer(self, source: dolfinx.fem.Function,
+                 target: dolfinx.fem.FunctionSpace) -> dolfinx.fem.Function:
+        """Move a field between the electrolyte and lithium submeshes through the parent mesh.
+
+        Exact at the shared interface nodes (both submeshes inherit the parent's geometry), and
+        parallel-safe: values reach the owner of each parent dof even when the source cell
+        lives on another rank. (Point-search interpolation missed nodes on the mirror planes
+        in parallel.)
+
+        Args:
+            source: Function on one submesh (Lagrange, same element family as ``target``).
+            target: Space on the other submesh.
+        """
+        subs = {id(s.mesh): s for s in self._subs.values()}
+        src = subs[id(source.function_space.mesh)]
+        dst = subs[id(target.mesh)]
+        parent_space = dolfinx.fem.functionspace(self.mesh, source.function_space.ufl_element())
+        up = dolfinx.fem.Function(parent_space)
+        count = dolfinx.fem.Function(parent_space)
+        src_cells = _all_cells(src.mesh)
+        src_parent = src.cell_map.sub_topology_to_topology(src_cells, False)
+        up.interpolate(source, cells0=src_cells, cells1=src_parent)
+        bs = parent_space.dofmap.index_map_bs
+        dofs = parent_space.dofmap.list[src_parent].ravel()
+        for c in range(bs):
+            count.x.array[dofs * bs + c] = 1.0
+        # Sum the values (identical wherever set) and the marks at the owners, then average.
+        up.x.scatter_reverse(dolfinx.la.InsertMode.add)
+        count.x.array[:] = np.where(count.x.array > 0, count.x.array, 0.0)
+        count.x.scatter_reverse(dolfinx.la.InsertMode.add)
+        nown = parent_space.dofmap.index_map.size_local * bs
+        hits = count.x.array[:nown]
+        up.x.array[:nown] = np.where(hits > 0, up.x.array[:nown] / np.maximum(hits, 1.0), 0.0)
+        up.x.scatter_forward()
+        out = dolfinx.fem.Function(target)
+        dst_cells = _all_cells(dst.mesh)
+        out.interpolate(up, cells0=dst.cell_map.sub_topology_to_topology(dst_cells, False),
+                        cells1=dst_cells)
+        out.x.scatter_forward()
+        return out
+
     def interface_area(self) -> float:
         """True interface area of this cell (global), m²."""
         sub = self.submesh("electrolyte")
@@ -134,6 +175,11 @@ class CellMesh:
             self.mesh.topology.create_connectivity(2, 3)
             xdmf.write_meshtags(self.cell_tags, self.mesh.geometry)
             xdmf.write_meshtags(self.facet_tags, self.mesh.geometry)
+
+
+def _all_cells(msh: dolfinx.mesh.Mesh) -> np.ndarray:
+    imap = msh.topology.index_map(msh.topology.dim)
+    return np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
 
 
 def create_cell_mesh(

@@ -81,6 +81,7 @@ import copy
 import csv
 import gc
 import hashlib
+import importlib
 import io
 import itertools
 import json
@@ -601,7 +602,10 @@ class _Runner:
                 error = _describe(exc)
         if error is not None:
             shutil.rmtree(stage, ignore_errors=True)
-            self._write_failure(case, error, record)
+            try:
+                self._write_failure(case, error, record)
+            except OSError as exc:  # local to the leader: never leave the group behind
+                log.error("%s: cannot write failure.json: %s", case.name, exc)
             log.warning("%s failed (%s): %s", case.name, error["type"], error["reason"])
         status = "failed" if error else "ok"
         self.solved.append({"hash": case.hash, "name": case.name, "status": status,
@@ -760,6 +764,10 @@ def run_sweep(sweep_path_or_dict: str | Path | dict, out: str | Path, comm: MPI.
         InputError: On every rank, for a malformed sweep file or bad options (nothing written).
 
     """
+    # Importing petsc4py initialises PETSc, a collective over MPI_COMM_WORLD: every rank does it
+    # here, before any branch that only some ranks take (the warm-up runs on world rank 0 only).
+    importlib.import_module("contour_fem.case")
+
     t_start = time.perf_counter()
     started = _now()
     out = Path(out)
@@ -827,8 +835,8 @@ def run_sweep(sweep_path_or_dict: str | Path | dict, out: str | Path, comm: MPI.
         group.Free()
 
     # Wait for every group, then world rank 0 summarises what is on disk.
-    mine = [counts["ok"], counts["failed"]] if runner.leader else [0, 0]
-    totals = comm.reduce(mine, op=MPI.SUM, root=0)
+    totals = [comm.reduce(counts[k] if runner.leader else 0, op=MPI.SUM, root=0)
+              for k in ("ok", "failed")]
     groups = comm.gather({"group": group_id, "world_ranks": runner.world_ranks,
                           "cases": runner.solved} if runner.leader else None, root=0)
     fatal = comm.allreduce([fatal] if fatal else [], op=MPI.SUM)

@@ -67,8 +67,9 @@ def _mms_errors(n_cells: int, n_exp: float):
     """P2/P1 errors of a manufactured power-law flow on the unit cube."""
     msh = dolfinx.mesh.create_unit_cube(MPI.COMM_SELF, n_cells, n_cells, n_cells)
     cell = msh.basix_cell()
-    W = dolfinx.fem.functionspace(msh, basix.ufl.mixed_element([
-        basix.ufl.element("Lagrange", cell, 2, shape=(3,)), basix.ufl.element("Lagrange", cell, 1)]))
+    P2 = basix.ufl.element("Lagrange", cell, 2, shape=(3,))
+    P1 = basix.ufl.element("Lagrange", cell, 1)
+    W = dolfinx.fem.functionspace(msh, basix.ufl.mixed_element([P2, P1]))
     x = ufl.SpatialCoordinate(msh)
     pi = math.pi
     u_ex = ufl.as_vector((ufl.sin(pi * x[0]) * ufl.cos(pi * x[1]) + x[2],
@@ -77,7 +78,8 @@ def _mms_errors(n_cells: int, n_exp: float):
     eps0 = 0.1
 
     def stress(u, p):
-        return 2 * norton_viscosity(u, n_exp, eps0, 1.0) * ufl.sym(ufl.grad(u)) - p * ufl.Identity(3)
+        eta = norton_viscosity(u, n_exp, eps0, 1.0)
+        return 2 * eta * ufl.sym(ufl.grad(u)) - p * ufl.Identity(3)
 
     f = -ufl.div(stress(u_ex, p_ex))
     w = dolfinx.fem.Function(W)

@@ -379,6 +379,41 @@ fields = false
 
 
 @serial_only
+def test_job_array_tasks_share_an_output_folder(tmp_path):
+    sweep = tmp_path / "array.toml"
+    sweep.write_text("""
+name = "array"
+[base.geometry]
+topography = "flat"
+[base.mesh]
+resolution = "coarse"
+[base.output]
+fields = false
+[vary]
+"geometry.separation_um" = [100, 125, 150, 175]
+""")
+    out = tmp_path / "out"
+    procs = [subprocess.Popen([sys.executable, "-m", "contour_fem.sweep", str(sweep), "--out",
+                               str(out), "--task-index", str(i), "--task-count", "2"], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    for proc in procs:  # both tasks run at the same time in the same folder
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    cases = load_sweep(sweep).cases
+    for i in range(2):
+        for case in task_slice(cases, i, 2):
+            meta = json.loads((out / "cases" / case.hash / "case.json").read_text())
+            assert meta["task"] == {"index": i, "count": 2}
+    assert len(list((out / "invocations").glob("*.json"))) == 2
+    # The summary run (one task, nothing left to compute) lists the whole sweep.
+    summary = run_sweep(sweep, out, WORLD)
+    assert (summary["done"], summary["skipped"], summary["ok_total"]) == (0, 4, 4)
+    assert [r["status"] for r in read_csv(out / "results.csv")] == ["ok"] * 4
+    assert not (out / ".staging").exists() and not (out / ".claims").exists()
+
+
+@serial_only
 def test_default_out_is_next_to_the_sweep_file():
     assert default_out("runs/zhang2024_height.toml") == Path("runs/zhang2024_height")
 
