@@ -29,7 +29,7 @@ from contour_fem.geometry.cell import CellSpec
 from contour_fem.geometry.topography import Topography
 from contour_fem.mesh import CellMesh, create_cell_mesh
 from contour_fem.parameters import Creep, Criterion, Electrolyte, Kinetics, Operating
-from contour_fem.provenance import platform_info, versions, write_json
+from contour_fem.provenance import atomic_write_text, platform_info, versions, write_json
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class SolverSettings:
     coupling_tol: float = 1e-4  # relative change of i_loc that ends the Picard iteration
     coupling_max_it: int = 60
     root_finding: bool = False  # also solve the criterion by re-solving at trial currents
+    primary_reference: bool = True  # also report f_max of the primary distribution
     root_rtol: float = 1e-9
 
     def __post_init__(self):
@@ -89,6 +90,8 @@ class CaseResult:
     coupling_current_change: dict | None  # relative changes of f_max and pointwise, at i_ref
     coupling_iterations: int
     root_critical_current: float | None
+    interface_table: np.ndarray | None  # rank 0: x, y, z (m), f, Δp1 (Pa), i_crit/i0 per node
+    primary_current_ratio: float | None  # f_max of the primary distribution, same mesh
     timings: dict[str, float]
     ranks: int
 
@@ -104,6 +107,7 @@ class CaseResult:
             "area_ratio": self.current.area_ratio,
             "area_ratio_exact": topo.area_ratio(),
             "max_current_ratio": self.current.f_max,
+            "primary_max_current_ratio": self.primary_current_ratio,
             "max_excess_pressure_MPa": self.creep.dp_max / 1e6,
             "min_excess_pressure_MPa": self.creep.dp_min / 1e6,
             "current_hotspot_um": [c * um for c in self.current.f_max_location],
@@ -157,6 +161,8 @@ class CaseResult:
                 "versions": versions(),
                 "timings_s": self.timings,
             })
+            if self.interface_table is not None:
+                _write_interface_csv(outdir / "interface.csv", self.interface_table)
             write_json(outdir / "result.json", self.to_json())
 
 
@@ -213,7 +219,19 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
     icrit = pointwise_critical_current(f, dp1, ref, n, i_ref)
     neg, where = global_argmax(comm, -icrit, pts)
     critical = -neg
+    table = _gather_table(comm, pts, f, dp1, icrit / ref.flat_current)
     timings["criterion"] = time.perf_counter() - t0
+
+    primary_f_max = None
+    if case.solver.primary_reference and not case.kinetics.primary:
+        # The paper's Fig. 1e/2b maxima: the same geometry without interface kinetics.
+        t0 = time.perf_counter()
+        primary = CurrentProblem(cell, case.electrolyte, Kinetics(primary=True),
+                                 case.operating.temperature, degree=case.solver.current_degree,
+                                 solver=case.solver.current_solver, prefix="current_primary_")
+        primary_f_max = primary.solve(i_ref).f_max
+        primary.destroy()
+        timings["primary_current"] = time.perf_counter() - t0
 
     root = None
     if case.solver.root_finding:
@@ -226,10 +244,32 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
     current.destroy()
     return CaseResult(
         case=case, cell=cell, current=cur, creep=crp, flat=ref, critical_current=critical,
-        criterion_location=where, hotspot_distance=distance,
+        criterion_location=where, hotspot_distance=distance, interface_table=table,
+        primary_current_ratio=primary_f_max,
         coupling_current_change=coupling_change, coupling_iterations=coupling_its,
         root_critical_current=root, timings=timings, ranks=comm.size,
     )
+
+
+INTERFACE_COLUMNS = ("x_um", "y_um", "z_um", "current_ratio", "excess_pressure_MPa",
+                     "critical_current_ratio_to_flat")
+
+
+def _gather_table(comm, pts, f, dp1, ratio) -> np.ndarray | None:
+    """Interface nodes with f, Δp1 and i_crit/i0, gathered on rank 0 (None elsewhere)."""
+    local = np.column_stack([pts, f, dp1, ratio]) if len(f) else np.zeros((0, 6))
+    parts = comm.gather(local, root=0)
+    return None if parts is None else np.concatenate(parts)
+
+
+def _write_interface_csv(path: Path, table: np.ndarray) -> None:
+    """CSV of the interface fields at the reference current, units in the headers."""
+    scale = np.array([1e6, 1e6, 1e6, 1.0, 1e-6, 1.0])
+    rows = table * scale
+    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+    lines = [",".join(INTERFACE_COLUMNS)]
+    lines += [",".join(f"{v:.10g}" for v in row) for row in rows]
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _to_electrolyte(current: CurrentProblem, field_li: dolfinx.fem.Function) -> np.ndarray:

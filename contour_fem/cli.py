@@ -153,6 +153,25 @@ def _cmd_convergence(args, comm) -> int:
     return 0
 
 
+def _cmd_benchmark(args, comm) -> int:
+    from contour_fem.benchmark import run_benchmark
+
+    out = Path(args.out or Path("runs") / args.name)
+    summary = run_benchmark(args.name, out, comm, resolution=args.resolution,
+                            coarse=args.coarse, ranks_per_case=args.ranks_per_case,
+                            sensitivity=not args.no_sensitivity)
+    if comm.rank == 0:
+        facts = [f for f in summary["facts"] if f["passed"] is not None]
+        passed = sum(f["passed"] for f in facts)
+        print(f"{args.name}: {passed}/{len(facts)} facts reproduced with k = "
+              f"{summary['calibration']['k_per_MPa']:.3g} /MPa, {summary['wall_time_s']:.0f} s "
+              f"-> {out / 'report.md'}")
+        for f in summary["facts"]:
+            mark = "n/a " if f["passed"] is None else ("pass" if f["passed"] else "FAIL")
+            print(f"  {mark} {f['id']:4s} {f['detail']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     p = argparse.ArgumentParser(prog="contour-fem", description=__doc__.splitlines()[0])
@@ -177,6 +196,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("config")
     c.add_argument("--out", help="output folder (default out/<name>-convergence)")
     c.set_defaults(func=_cmd_convergence)
+
+    from contour_fem import sweep
+
+    sweep.add_parser(sub)
+
+    b = sub.add_parser("benchmark", help="run a published experiment's samples, check its facts, "
+                       "write the report")
+    b.add_argument("name", help="benchmark name, e.g. zhang2024")
+    b.add_argument("--out", help="output folder (default runs/<name>)")
+    b.add_argument("--resolution", default="medium", choices=("coarse", "medium", "fine"))
+    b.add_argument("--coarse", default="coarse", choices=("coarse", "medium", "fine"),
+                   help="second resolution for the mesh error bars and the sensitivity runs")
+    b.add_argument("--ranks-per-case", type=int, default=1)
+    b.add_argument("--no-sensitivity", action="store_true", help="skip the sensitivity variants")
+    b.set_defaults(func=_cmd_benchmark)
 
     return p
 

@@ -146,6 +146,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "coupling": Key(bool, False),
         "coupling_tol": _pos(1e-4),
         "root_finding": Key(bool, False),
+        "primary_reference": Key(bool, True, doc="also report f_max without kinetics"),
     },
     "output": {
         "fields": Key(bool, True, doc="write VTX fields for ParaView"),
@@ -322,7 +323,8 @@ def build_case(resolved: dict):
         current_degree=sol["current_degree"], quadrature_degree=sol["quadrature_degree"],
         regularisation=sol["regularisation"], newton_max_it=sol["newton_max_it"],
         coupling=sol["coupling"],
-        coupling_tol=sol["coupling_tol"], root_finding=sol["root_finding"]))
+        coupling_tol=sol["coupling_tol"], root_finding=sol["root_finding"],
+        primary_reference=sol["primary_reference"]))
     electrolyte = section("electrolyte", lambda: Electrolyte(
         conductivity=ele["conductivity_mS_cm"] * MS_PER_CM))
     return section("case", lambda: Case(

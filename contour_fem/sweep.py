@@ -119,6 +119,7 @@ RESULT_COLUMNS = (
     "separation_um",
     "area_ratio",
     "max_current_ratio",
+    "primary_max_current_ratio",
     "max_excess_pressure_MPa",
     "min_excess_pressure_MPa",
     "hotspot_distance_um",
@@ -883,6 +884,8 @@ def _csv_value(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
     return value
 
 
