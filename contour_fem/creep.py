@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mpi4py import MPI  # noqa: F401  (must load before PETSc/DOLFINx)
+
 import basix.ufl
 import dolfinx
 import dolfinx.fem.petsc
@@ -41,7 +43,7 @@ from contour_fem.fem_utils import (
 )
 from contour_fem.mesh import CellMesh
 from contour_fem.parameters import Creep, Operating
-from contour_fem.solvers import CREEP_PRESETS, preset
+from contour_fem.solvers import CREEP_PRESETS, NewtonSolver, preset
 
 log = logging.getLogger(__name__)
 
@@ -196,13 +198,11 @@ class CreepProblem:
             "snes_divergence_tolerance": -1,
             **(snes_options or {}),
         })
-        self.problem = dolfinx.fem.petsc.NonlinearProblem(
-            F, self.w, bcs=self.bcs, petsc_options_prefix=prefix, petsc_options=options
-        )
+        self.newton = NewtonSolver(F, self.w, self.bcs, prefix=prefix, options=options)
         self._history: list[tuple[float, float]] = []
         self._warm = False  # True once a solution at the target exponent exists
         self.max_halvings = 6
-        snes = self.problem.solver
+        snes = self.newton.snes
         snes.setMonitor(lambda _s, it, rnorm: self._history.append((it, rnorm)))
         if solver == "fieldsplit":
             self._setup_fieldsplit(snes)
@@ -385,9 +385,9 @@ class CreepProblem:
     def _solve_at(self, n: float, history: list[dict]) -> None:
         self.n_exp.value = n
         self._history.clear()
-        snes = self.problem.solver
+        snes = self.newton.snes
         t0 = time.perf_counter()
-        self.problem.solve()
+        self.newton.solve()
         reason = snes.getConvergedReason()
         entry = {
             "n": n,
@@ -454,7 +454,7 @@ class CreepProblem:
         exactly (the side planes carry no shear).
         """
         V = self.V
-        res = dolfinx.fem.petsc.assemble_vector(self.problem.F)
+        res = dolfinx.fem.petsc.assemble_vector(self.newton.F)
         res.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         r_v = dolfinx.fem.Function(V)
         nown = V.dofmap.index_map.size_local * V.dofmap.index_map_bs

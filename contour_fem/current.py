@@ -14,6 +14,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from mpi4py import MPI  # noqa: F401  (must load before PETSc/DOLFINx)
+
 import dolfinx
 import dolfinx.fem.petsc
 import numpy as np

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mpi4py import MPI  # noqa: F401  (must load before PETSc/DOLFINx)
+
+import dolfinx
+import dolfinx.fem.petsc as fem_petsc
+import ufl
 from petsc4py import PETSc
 
 from contour_fem.errors import ConvergenceError, InputError
@@ -152,3 +157,65 @@ def solve_linear(
 def _reason_name(reason: int) -> str:
     names = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items() if isinstance(v, int)}
     return names.get(reason, str(reason))
+
+
+class NewtonSolver:
+    """PETSc SNES on a DOLFINx residual form, with its own options prefix.
+
+    Unlike ``dolfinx.fem.petsc.NonlinearProblem`` it imposes the Dirichlet values on the
+    iterate before solving, so every Newton update vanishes on Dirichlet dofs and the residual
+    needs no lifting (which costs a Jacobian-sized assembly at every residual evaluation).
+
+    Args:
+        residual: UFL residual form F(u; v).
+        u: The unknown (updated in place by :meth:`solve`).
+        bcs: Dirichlet conditions.
+        prefix: PETSc options prefix (unique per problem).
+        options: SNES/KSP/PC options set under the prefix.
+    """
+
+    def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object]):
+        self.u, self.bcs = u, bcs
+        self.F = dolfinx.fem.form(residual)
+        self.J = dolfinx.fem.form(ufl.derivative(residual, u))
+        self.A = fem_petsc.create_matrix(self.J)
+        self.b = fem_petsc.create_vector(u.function_space)
+        self.x = fem_petsc.create_vector(u.function_space)
+        self.snes = PETSc.SNES().create(self.A.getComm())
+        self.snes.setOptionsPrefix(prefix)
+        self.snes.setFunction(self._residual, self.b)
+        self.snes.setJacobian(self._jacobian, self.A)
+        with PrefixedOptions(prefix, options):
+            self.snes.setFromOptions()
+
+    def _sync(self, x: PETSc.Vec) -> None:
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        x.copy(self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+
+    def _residual(self, _snes, x: PETSc.Vec, b: PETSc.Vec) -> None:
+        self._sync(x)
+        with b.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(b, self.F)
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fem_petsc.set_bc(b, self.bcs, x, -1.0)  # x − g on Dirichlet dofs (zero here)
+
+    def _jacobian(self, _snes, x: PETSc.Vec, A: PETSc.Mat, _P: PETSc.Mat) -> None:
+        self._sync(x)
+        A.zeroEntries()
+        fem_petsc.assemble_matrix(A, self.J, bcs=self.bcs)
+        A.assemble()
+
+    def solve(self) -> None:
+        """Newton from the current ``u`` with its Dirichlet values imposed first."""
+        self.u.x.petsc_vec.copy(self.x)
+        fem_petsc.set_bc(self.x, self.bcs)
+        self.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        self.snes.solve(None, self.x)
+        self._sync(self.x)
+
+    def destroy(self) -> None:
+        """Free the PETSc objects."""
+        for obj in (self.snes, self.A, self.b, self.x):
+            obj.destroy()

@@ -1,0 +1,150 @@
+"""Performance figures of one case, per stage, on 1 and 2 ranks, with cold and warm JIT.
+
+    python benchmarks/perf.py            # H25S150 egg-box, medium and fine, 1 and 2 ranks
+    python benchmarks/perf.py --resolutions coarse --ranks 1
+    python benchmarks/perf.py --benchmark-summary runs/zhang2024/summary.json
+
+Each configuration runs twice in a fresh process under ``mpirun``: first with an empty FFCx/JIT
+cache (cold), then with the cache it filled (warm). Printed and written to
+``benchmarks/results/perf.csv`` and ``perf.json``: wall time per stage (mesh, current, creep,
+criterion, and the setup that includes JIT compilation), peak memory per rank, DOFs, Newton and
+linear iterations. Times are measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def worker(args) -> None:
+    """Run one case stage by stage on COMM_WORLD and write the timings (rank 0)."""
+    import resource
+
+    from mpi4py import MPI
+
+    from contour_fem.case import _interface_pairs
+    from contour_fem.creep import CreepProblem
+    from contour_fem.criterion import flat_reference, pointwise_critical_current
+    from contour_fem.current import CurrentProblem
+    from contour_fem.geometry import CellSpec, EggBox
+    from contour_fem.mesh import create_cell_mesh
+    from contour_fem.parameters import Creep, Criterion, Electrolyte, Kinetics, Operating
+
+    comm = MPI.COMM_WORLD
+    topo = EggBox(height=25e-6, period=150e-6)
+    times = {}
+
+    def stage(name, fn):
+        comm.barrier()
+        t0 = time.perf_counter()
+        out = fn()
+        comm.barrier()
+        times[name] = time.perf_counter() - t0
+        return out
+
+    t_all = time.perf_counter()
+    cm = stage("mesh", lambda: create_cell_mesh(comm, topo, CellSpec(resolution=args.resolution)))
+    op = Operating()
+    cur_p = stage("current_setup_jit", lambda: CurrentProblem(cm, Electrolyte(), Kinetics(),
+                                                               op.temperature))
+    cur = stage("current_solve", lambda: cur_p.solve(op.reference_current))
+    crp_p = stage("creep_setup_jit", lambda: CreepProblem(cm, Creep(), op,
+                                                           solver=args.creep_solver))
+    crp = stage("creep_solve", lambda: crp_p.solve(cur.interface_current, op.reference_current))
+
+    def criterion():
+        ref = flat_reference(Criterion(), Creep(), op)
+        f, dp, _ = _interface_pairs(cur_p, cur, crp)
+        return pointwise_critical_current(f, dp, ref, Creep().exponent, op.reference_current)
+
+    stage("criterion", criterion)
+    times["total"] = time.perf_counter() - t_all
+    peak = comm.gather(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, root=0)
+    if comm.rank == 0:
+        record = {
+            "resolution": args.resolution, "ranks": comm.size, "jit": args.jit,
+            "creep_solver": args.creep_solver,
+            "ndofs_current": cur.ndofs, "ndofs_creep": crp.ndofs,
+            "current_iterations": cur.iterations, "newton_iterations": crp.newton_iterations,
+            "linear_iterations": crp.linear_iterations,
+            "peak_memory_MiB_per_rank": peak, "times_s": times,
+            "f_max": cur.f_max, "dp_max_MPa": crp.dp_max / 1e6,
+        }
+        Path(args.json).write_text(json.dumps(record, indent=1))
+
+
+def run(resolution: str, ranks: int, jit: str, cache: Path, creep_solver: str) -> dict:
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    cmd = [str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "mpi4py", __file__,
+           "--worker", "--resolution", resolution, "--jit", jit, "--json", str(out),
+           "--creep-solver", creep_solver]
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--resolutions", nargs="+", default=["medium", "fine"])
+    p.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--creep-solver", default="mumps")
+    p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--benchmark-summary", help="summary.json of a benchmark run, for its time")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--resolution", help=argparse.SUPPRESS)
+    p.add_argument("--jit", help=argparse.SUPPRESS)
+    p.add_argument("--json", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args)
+        return 0
+    rows = []
+    for res in args.resolutions:
+        for ranks in args.ranks:
+            with tempfile.TemporaryDirectory() as cache:
+                for jit in ("cold", "warm"):
+                    rec = run(res, ranks, jit, Path(cache), args.creep_solver)
+                    rows.append(rec)
+                    t = rec["times_s"]
+                    print(f"{res:7s} {ranks} rank(s) {jit:4s} JIT: total {t['total']:7.2f} s | "
+                          f"mesh {t['mesh']:.2f}, current {t['current_setup_jit']:.2f}+"
+                          f"{t['current_solve']:.2f}, creep {t['creep_setup_jit']:.2f}+"
+                          f"{t['creep_solve']:.2f}, criterion {t['criterion']:.3f} | DOFs "
+                          f"{rec['ndofs_current']}/{rec['ndofs_creep']} | Newton "
+                          f"{rec['newton_iterations']} | peak "
+                          f"{max(rec['peak_memory_MiB_per_rank']):.0f} MiB/rank", flush=True)
+    summary = {"cases": rows}
+    if args.benchmark_summary:
+        bench = json.loads(Path(args.benchmark_summary).read_text())
+        summary["paper_benchmark"] = {k: bench[k] for k in ("wall_time_s", "ranks", "resolution")}
+        print(f"paper benchmark: {bench['wall_time_s']:.0f} s on {bench['ranks']} rank(s) "
+              f"at {bench['resolution']} resolution")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "perf.json").write_text(json.dumps(summary, indent=1))
+    keys = ["resolution", "ranks", "jit", "ndofs_current", "ndofs_creep", "newton_iterations",
+            "linear_iterations"]
+    stages = list(rows[0]["times_s"]) if rows else []
+    with (out / "perf.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(keys + [f"{s}_s" for s in stages] + ["peak_memory_MiB_max_rank"])
+        for r in rows:
+            w.writerow([r[k] for k in keys] + [f"{r['times_s'][s]:.4f}" for s in stages]
+                       + [f"{max(r['peak_memory_MiB_per_rank']):.1f}"])
+    print(f"-> {out / 'perf.csv'}, {out / 'perf.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
