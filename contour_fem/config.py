@@ -83,7 +83,8 @@ def _pos(default, doc="", nullable=False):
 SCHEMA: dict[str, dict[str, Key]] = {
     "geometry": {
         "topography": Key(str, _REQUIRED, choices=("flat", "eggbox", "pyramid", "frustum")),
-        "height_um": _pos(None, "crest-to-trough height H (µm); not for flat", nullable=True),
+        "height_um": _pos(None, "crest-to-trough height H (µm); omit (or 0) for flat",
+                          nullable=True),
         "separation_um": _pos(_REQUIRED, "period S (µm)"),
         "form": Key(str, "product", choices=("product", "sum"), doc="egg-box form"),
         "top_width_um": Key(float, None, lo=0.0, nullable=True, doc="frustum top (default S/4)"),
@@ -175,6 +176,9 @@ def resolve(user: dict) -> dict:
         given = user.get(section, {})
         if not isinstance(given, dict):
             raise InputError(f"'{section}' must be a table")
+        if section == "geometry" and given.get("topography") == "flat" \
+                and given.get("height_um") == 0:
+            given = {k: v for k, v in given.items() if k != "height_um"}  # flat: H = 0 is fine
         for key in given:
             if key not in keys:
                 raise InputError(f"unknown key '{section}.{key}' (allowed: {', '.join(keys)})")
@@ -194,7 +198,7 @@ def resolve(user: dict) -> dict:
 def _cross_checks(cfg: dict) -> None:
     geo, kin = cfg["geometry"], cfg["kinetics"]
     if geo["topography"] == "flat":
-        if geo["height_um"] not in (None, 0.0):
+        if geo["height_um"] is not None:
             raise InputError("geometry.height_um must be omitted (or 0) for a flat interface")
     elif geo["height_um"] is None:
         raise InputError("missing required key 'geometry.height_um'")

@@ -43,7 +43,7 @@ from contour_fem.fem_utils import (
 )
 from contour_fem.mesh import CellMesh
 from contour_fem.parameters import Creep, Operating
-from contour_fem.solvers import CREEP_PRESETS, NewtonSolver, preset
+from contour_fem.solvers import CREEP_PRESETS, NewtonSolver, compile_form, preset
 
 log = logging.getLogger(__name__)
 
@@ -473,7 +473,7 @@ class CreepProblem:
         sig = self._stress(u, p)
         v = ufl.TestFunction(self.S2)
         ds_q = self.ds_if(metadata={"quadrature_degree": self.quad_degree})
-        form = dolfinx.fem.form(-ufl.dot(ufl.dot(sig, self.normal), self.normal) * v * ds_q)
+        form = compile_form(-ufl.dot(ufl.dot(sig, self.normal), self.normal) * v * ds_q)
         rhs = dolfinx.fem.petsc.assemble_vector(form)
         rhs.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         field, _ = boundary_projection(self.S2, rhs, self.if_dofs, self.ds_if,

@@ -32,7 +32,7 @@ from contour_fem.fem_utils import (
 )
 from contour_fem.mesh import CellMesh
 from contour_fem.parameters import Electrolyte, Kinetics
-from contour_fem.solvers import LINEAR_PRESETS, preset, solve_linear
+from contour_fem.solvers import LINEAR_PRESETS, compile_form, preset, solve_linear
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class CurrentProblem:
         if not self.primary:
             a += phi * v / self.r_int * ds_if
             rhs += self.shift * v / self.r_int * ds_if
-        self.a, self.L = dolfinx.fem.form(a), dolfinx.fem.form(rhs)
+        self.a, self.L = compile_form(a), compile_form(rhs)
         self.bcs = []
         if self.primary:
             self.bcs = [dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), self.dofs, V)]

@@ -12,7 +12,7 @@ import numpy as np
 import ufl
 from petsc4py import PETSc
 
-from contour_fem.solvers import LINEAR_PRESETS, solve_linear
+from contour_fem.solvers import LINEAR_PRESETS, compile_form, solve_linear
 
 
 def global_argmax(comm: MPI.Comm, values: np.ndarray, points: np.ndarray) -> tuple[float, list]:
@@ -35,7 +35,7 @@ def global_argmax(comm: MPI.Comm, values: np.ndarray, points: np.ndarray) -> tup
 
 def assemble_global(form: ufl.Form, comm: MPI.Comm) -> float:
     """Assemble a scalar form and sum it over ``comm``."""
-    return comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(form)), op=MPI.SUM)
+    return comm.allreduce(dolfinx.fem.assemble_scalar(compile_form(form)), op=MPI.SUM)
 
 
 def owned(V: dolfinx.fem.FunctionSpace, dofs: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ def boundary_projection(
     others = np.setdiff1d(np.arange(nlocal, dtype=np.int32), dofs).astype(np.int32)
     zero = dolfinx.fem.Function(V)
     bc = dolfinx.fem.dirichletbc(zero, others)
-    mass = dolfinx.fem.form(ufl.inner(u, v) * ds)
+    mass = compile_form(ufl.inner(u, v) * ds)
     M = dolfinx.fem.petsc.assemble_matrix(mass, bcs=[bc], diag=1.0)
     M.assemble()
     rhs = residual.copy()

@@ -17,6 +17,16 @@ from petsc4py import PETSc
 
 from contour_fem.errors import ConvergenceError, InputError
 
+# FFCx lets one process compile a form while others wait for it: 10 s by default, too short for
+# the creep Jacobian when sweep groups or job-array tasks start together on an empty cache.
+JIT_OPTIONS: dict[str, object] = {"timeout": 900}
+
+
+def compile_form(form):
+    """``dolfinx.fem.form`` with the project's JIT options."""
+    return dolfinx.fem.form(form, jit_options=JIT_OPTIONS)
+
+
 # Linear presets for the symmetric positive definite problems (potential, boundary mass matrix).
 LINEAR_PRESETS: dict[str, dict[str, object]] = {
     # CG + smoothed-aggregation AMG: the default (the wheel has no hypre).
@@ -176,8 +186,8 @@ class NewtonSolver:
 
     def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object]):
         self.u, self.bcs = u, bcs
-        self.F = dolfinx.fem.form(residual)
-        self.J = dolfinx.fem.form(ufl.derivative(residual, u))
+        self.F = compile_form(residual)
+        self.J = compile_form(ufl.derivative(residual, u))
         self.A = fem_petsc.create_matrix(self.J)
         self.b = fem_petsc.create_vector(u.function_space)
         self.x = fem_petsc.create_vector(u.function_space)

@@ -81,6 +81,8 @@ class CellSpec:
         far_size: Element size far from the interface, overrides the preset.
         growth: Size increase per unit distance from the interface (structured: layer ratio
             1 + growth), overrides the preset; 0 gives uniform layers.
+        first_layer: Thickness of the first cell layer on each side of the interface
+            (structured meshes; default: the interface size).
         order: Geometry order, 1 (straight) or 2 (curved cells).
         structured: Transfinite (structured) cells graded in z, tensor grid in x–y with lines at
             every kink of the topography; ``False`` gives an unstructured Delaunay mesh graded
@@ -95,6 +97,7 @@ class CellSpec:
     interface_size: float | None = None
     far_size: float | None = None
     growth: float | None = None
+    first_layer: float | None = None
     order: int = 2
     structured: bool = True
 
@@ -105,7 +108,8 @@ class CellSpec:
             raise InputError(
                 f"resolution must be one of {', '.join(RESOLUTIONS)}, got {self.resolution!r}"
             )
-        for name in ("electrolyte_thickness", "lithium_thickness", "interface_size", "far_size"):
+        for name in ("electrolyte_thickness", "lithium_thickness", "interface_size", "far_size",
+                     "first_layer"):
             value = getattr(self, name)
             if value is not None:
                 check_positive(name, value)
@@ -208,7 +212,8 @@ def build_cell_model(topo: Topography, spec: CellSpec, name: str = "contour_cell
     tol = 1e-6 * topo.period * u
     if spec.structured:
         # The tensor grid matches node for node across opposite side faces by construction.
-        groups = _structured_geometry(topo, quarter, (x0, x1), zb, zt, near, growth)
+        layer = spec.first_layer if spec.first_layer is not None else near
+        groups = _structured_geometry(topo, quarter, (x0, x1), zb, zt, near, layer, growth)
     else:
         _unstructured_geometry(topo, quarter, (x0, x1), zb, zt, near, far, growth)
         groups = _classify(*(v * u for v in (x0, x1, y0, y1, zb, zt)), tol)
@@ -302,7 +307,8 @@ _KUHN = [
 ]
 
 
-def _structured_geometry(topo, quarter, xr, zb, zt, near, growth) -> dict[str, list[int]]:
+def _structured_geometry(topo, quarter, xr, zb, zt, near, layer,
+                         growth) -> dict[str, list[int]]:
     """Structured tetrahedra (Kuhn-split tensor grid) as a discrete gmsh model.
 
     Grid lines at every kink; the split is mirrored in x < 0 and y < 0 so that triangle
@@ -310,8 +316,8 @@ def _structured_geometry(topo, quarter, xr, zb, zt, near, growth) -> dict[str, l
     """
     xs = _axis(xr[0], xr[1], topo.grid_lines(quarter), near)
     ratio = 1.0 + growth
-    below = _graded(-zb, near, ratio)
-    zs = np.concatenate([-below[::-1], _graded(zt, near, ratio)[1:]])
+    below = _graded(-zb, layer, ratio)
+    zs = np.concatenate([-below[::-1], _graded(zt, layer, ratio)[1:]])
     nx, nz = len(xs), len(zs)
     ii, jj, kk = np.meshgrid(np.arange(nx), np.arange(nx), np.arange(nz), indexing="ij")
     index = ii * nx * nz + jj * nz + kk
