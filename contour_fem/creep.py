@@ -50,6 +50,14 @@ log = logging.getLogger(__name__)
 PlatingInput = dolfinx.fem.Function | Callable[[np.ndarray], np.ndarray]
 
 
+def _orthonormalize(vecs: list) -> None:
+    """Modified Gram–Schmidt on PETSc vectors (a near-null-space must be orthonormal)."""
+    for i, v in enumerate(vecs):
+        for w in vecs[:i]:
+            v.axpy(-v.dot(w), w)
+        v.normalize()
+
+
 def norton_viscosity(u, n, eps0, length):
     """Scaled J2 Norton viscosity η̂ = (L/3)·(ε̂² + ε̂₀²)^((1−n)/(2n)), ε̂² = ⅔·L²·D:D.
 
@@ -198,7 +206,17 @@ class CreepProblem:
             "snes_divergence_tolerance": -1,
             **(snes_options or {}),
         })
-        self.newton = NewtonSolver(F, self.w, self.bcs, prefix=prefix, options=options)
+        precond = None
+        if solver == "fieldsplit":
+            # Schur complement ≈ −(1/η̂) pressure mass matrix (variable-viscosity Stokes).
+            u, _ = ufl.split(self.w)
+            dw = ufl.TrialFunction(W)
+            _, dp = ufl.split(dw)
+            _, q = ufl.TestFunctions(W)
+            precond = ufl.derivative(F, self.w, dw) - dp * q / self._viscosity(u) * ufl.dx(
+                metadata={"quadrature_degree": self.quad_degree})
+        self.newton = NewtonSolver(F, self.w, self.bcs, prefix=prefix, options=options,
+                                   preconditioner=precond)
         self._history: list[tuple[float, float]] = []
         self._warm = False  # True once a solution at the target exponent exists
         self.max_halvings = 6
@@ -279,17 +297,39 @@ class CreepProblem:
         return bcs
 
     def _setup_fieldsplit(self, snes) -> None:
+        """Velocity/pressure index sets; rigid-body near-null-space for GAMG on the velocity."""
         W = self.W
         pc = snes.getKSP().getPC()
         imap = W.dofmap.index_map
-        start = imap.local_range[0] * W.dofmap.index_map_bs
-        fields = []
-        for i, name in ((0, "u"), (1, "p")):
-            _, dofs = W.sub(i).collapse()
-            local = np.asarray(dofs[0], dtype=np.int32)
-            local = local[local < imap.size_local * W.dofmap.index_map_bs]
-            fields.append((name, PETSc.IS().createGeneral(local + start, comm=self.comm)))
-        pc.setFieldSplitIS(*fields)
+        start = imap.local_range[0]
+        # Velocity: owned W dofs of the collapsed space, node by node (x, y, z consecutive).
+        nodes = self.V.dofmap.index_map.size_local
+        v_local = self.v_map[: nodes * 3]
+        order = np.argsort(v_local, kind="stable")
+        is_u = PETSc.IS().createGeneral((v_local[order] + start).astype(np.int32),
+                                        comm=self.comm)
+        is_u.setBlockSize(3)
+        xyz = self.V.tabulate_dof_coordinates()[:nodes]
+        node, comp = order // 3, order % 3
+        x = (xyz[node] - xyz.mean(axis=0)) / self.length
+        modes = [(comp == c).astype(float) for c in range(3)]
+        for a, b in ((0, 1), (1, 2), (2, 0)):  # rotations in the (a, b) planes
+            m = np.zeros(len(order))
+            m[comp == a] = -x[comp == a, b]
+            m[comp == b] = x[comp == b, a]
+            modes.append(m)
+        vecs = []
+        for m in modes:
+            v = PETSc.Vec().createMPI((len(order), PETSc.DECIDE), comm=self.comm)
+            v.setArray(m)
+            vecs.append(v)
+        _orthonormalize(vecs)
+        is_u.compose("nearnullspace", PETSc.NullSpace().create(vectors=vecs, comm=self.comm))
+        _, p_dofs = W.sub(1).collapse()
+        p_local = np.asarray(p_dofs[0], dtype=np.int32)
+        p_local = np.sort(p_local[p_local < imap.size_local])
+        is_p = PETSc.IS().createGeneral((p_local + start).astype(np.int32), comm=self.comm)
+        pc.setFieldSplitIS(("u", is_u), ("p", is_p))
 
     # -- solve -------------------------------------------------------------------------------
     def set_plating(self, plating: PlatingInput, geometric_current: float) -> None:
@@ -308,7 +348,8 @@ class CreepProblem:
         self.plating.x.scatter_forward()
 
     def solve(self, plating: PlatingInput, geometric_current: float,
-              continuation: list[float] | None = None) -> CreepResult:
+              continuation: list[float] | None = None,
+              initial_guess: CreepProblem | None = None) -> CreepResult:
         """Solve the creep flow for the plating current ``plating`` (A/m²).
 
         Args:
@@ -316,6 +357,8 @@ class CreepProblem:
             geometric_current: i_geo, A/m²: sets the velocity and stress scales.
             continuation: Exponents to step through before the target (default: straight from
                 the Newtonian solution to the target, halving the step on failure).
+            initial_guess: A solved problem on another (coarser) mesh of the same cell: Newton
+                starts from its solution (mesh sequencing), falling back to continuation.
 
         Raises:
             ConvergenceError: With the iteration history if Newton fails at the smallest step.
@@ -343,6 +386,9 @@ class CreepProblem:
         history: list[dict] = []
         newton_total = linear_total = 0
         pending = []
+        if initial_guess is not None and initial_guess._warm:
+            self._interpolate_solution(initial_guess)
+            self._warm = True
         if self._warm:
             # Warm start from the last solution (coupling and root-finding re-solves).
             backup = self.w.x.array.copy()
@@ -381,6 +427,21 @@ class CreepProblem:
         self._warm = True
         return self._postprocess(geometric_current, plate_speed, history, newton_total,
                                  linear_total, time.perf_counter() - t0)
+
+    def _interpolate_solution(self, other: CreepProblem) -> None:
+        """Scaled velocity and pressure of ``other`` (another mesh) as this iterate."""
+        tdim = self.sub.mesh.topology.dim
+        imap = self.sub.mesh.topology.index_map(tdim)
+        cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+        for i in range(2):
+            mine, dofs = self.W.sub(i).collapse()
+            theirs = other.w.sub(i).collapse()
+            data = dolfinx.fem.create_interpolation_data(mine, theirs.function_space, cells,
+                                                         padding=1e-8 * self.length)
+            target = dolfinx.fem.Function(mine)
+            target.interpolate_nonmatching(theirs, cells, data)
+            self.w.x.array[np.asarray(dofs[0])] = target.x.array
+        self.w.x.scatter_forward()
 
     def _solve_at(self, n: float, history: list[dict]) -> None:
         self.n_exp.value = n
