@@ -281,19 +281,17 @@ class CreepProblem:
             dofs = dolfinx.fem.locate_dofs_topological((W.sub(0), V), 2,
                                                        sub.facets("lithium_bottom"))
             bcs.append(dolfinx.fem.dirichletbc(self.plate, dofs, W.sub(0)))
-            if self.creep.slip == "no-slip":
-                # Velocity prescribed on the whole boundary: pin the pressure at one point.
-                (x0, _), (y0, _), zb = self.cell.x_range, self.cell.y_range, self.cell.z_bottom
-                tol = 1e-9 * self.length
+            # The normal velocity is prescribed on the whole boundary (strongly, or weakly by
+            # Nitsche for free slip): a constant pressure is a null mode, so pin one point.
+            (x0, _), (y0, _), zb = self.cell.x_range, self.cell.y_range, self.cell.z_bottom
+            tol = 1e-9 * self.length
 
-                def corner(x):
-                    return (np.abs(x[0] - x0) < tol) & (np.abs(x[1] - y0) < tol) & (
-                        np.abs(x[2] - zb) < tol
-                    )
+            def corner(x):
+                return (np.abs(x[0] - x0) < tol) & (np.abs(x[1] - y0) < tol) & (
+                    np.abs(x[2] - zb) < tol)
 
-                Q = self.Q
-                pdofs = dolfinx.fem.locate_dofs_geometrical((W.sub(1), Q), corner)
-                bcs.append(dolfinx.fem.dirichletbc(dolfinx.fem.Function(Q), pdofs, W.sub(1)))
+            pdofs = dolfinx.fem.locate_dofs_geometrical((W.sub(1), self.Q), corner)
+            bcs.append(dolfinx.fem.dirichletbc(dolfinx.fem.Function(self.Q), pdofs, W.sub(1)))
         return bcs
 
     def _setup_fieldsplit(self, snes) -> None:
