@@ -191,8 +191,6 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     ref = flat_reference(case.criterion, case.creep, case.operating)  # validates before work
-    i_ref = case.operating.reference_current
-    n = case.creep.exponent
 
     t0 = time.perf_counter()
     cell = mesh if mesh is not None else create_cell_mesh(comm, case.topography, case.cell)
@@ -202,12 +200,25 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
     t0 = time.perf_counter()
     current = CurrentProblem(cell, case.electrolyte, case.kinetics, case.operating.temperature,
                              degree=case.solver.current_degree, solver=case.solver.current_solver)
-    creep = CreepProblem(cell, case.creep, case.operating,
-                         quadrature_degree=case.solver.quadrature_degree,
-                         regularisation=case.solver.regularisation,
-                         solver=case.solver.creep_solver, max_it=case.solver.newton_max_it)
-    timings["setup"] = time.perf_counter() - t0
+    creep = None
+    try:
+        creep = CreepProblem(cell, case.creep, case.operating,
+                             quadrature_degree=case.solver.quadrature_degree,
+                             regularisation=case.solver.regularisation,
+                             solver=case.solver.creep_solver, max_it=case.solver.newton_max_it)
+        timings["setup"] = time.perf_counter() - t0
+        return _run(case, comm, cell, current, creep, ref, timings, t_start)
+    finally:
+        # PETSc objects hold their Python callbacks (a cycle the GC cannot see): free them here,
+        # or a sweep of hundreds of cases runs out of MPI communicators.
+        current.destroy()
+        if creep is not None:
+            creep.destroy()
 
+
+def _run(case, comm, cell, current, creep, ref, timings, t_start) -> CaseResult:
+    i_ref = case.operating.reference_current
+    n = case.creep.exponent
     t0 = time.perf_counter()
     cur, crp, coupling_change, coupling_its = _solve_at(current, creep, case, i_ref, timings)
     log.info("%s: f_max = %.5f, Δp_max = %.4f MPa (%d Newton iterations)", case.name, cur.f_max,
@@ -229,8 +240,10 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
         primary = CurrentProblem(cell, case.electrolyte, Kinetics(primary=True),
                                  case.operating.temperature, degree=case.solver.current_degree,
                                  solver=case.solver.current_solver, prefix="current_primary_")
-        primary_f_max = primary.solve(i_ref).f_max
-        primary.destroy()
+        try:
+            primary_f_max = primary.solve(i_ref).f_max
+        finally:
+            primary.destroy()
         timings["primary_current"] = time.perf_counter() - t0
 
     root = None
@@ -241,7 +254,6 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
 
     distance = case.topography.equivalent_distance(cur.f_max_location, crp.dp_max_location)
     timings["total"] = time.perf_counter() - t_start
-    current.destroy()
     return CaseResult(
         case=case, cell=cell, current=cur, creep=crp, flat=ref, critical_current=critical,
         criterion_location=where, hotspot_distance=distance, interface_table=table,

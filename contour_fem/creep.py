@@ -253,6 +253,10 @@ class CreepProblem:
                   + self.nitsche_penalty * eta / h * gap * ufl.dot(v, n)) * ds_q
         return F
 
+    def destroy(self) -> None:
+        """Free the PETSc solver objects (they hold callbacks into this object)."""
+        self.newton.destroy()
+
     def _cell_size(self) -> dolfinx.fem.Function:
         """Cell diameters as a DG0 function (CellDiameter is unsupported on curved cells)."""
         msh = self.sub.mesh

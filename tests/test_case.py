@@ -181,3 +181,23 @@ def test_cli_solve_serial_equals_parallel():
     for key in ("area_ratio", "max_current_ratio", "max_excess_pressure_MPa",
                 "critical_current_mA_cm2", "critical_current_ratio_to_flat"):
         assert par[key] == pytest.approx(serial[key], rel=1e-6), key
+
+
+def test_repeated_cases_leave_no_live_solver_objects():
+    # PETSc solvers hold Python callbacks (cycles the GC cannot see); unless run_case frees them,
+    # each case leaks meshes and communicators and a long sweep aborts (MPI runs out of them).
+    import gc
+
+    import dolfinx
+
+    case = Case(topography=Flat(period=S), cell=COARSE)
+
+    def live():
+        gc.collect()
+        return sum(isinstance(o, dolfinx.mesh.Mesh) for o in gc.get_objects())
+
+    run_case(case, MPI.COMM_SELF)
+    before = live()
+    for _ in range(3):
+        run_case(case, MPI.COMM_SELF)
+    assert live() == before
