@@ -61,7 +61,7 @@ def mtimes(out: Path) -> dict[str, int]:
 
 @serial_only
 def test_paper_sweep_files_expand_to_valid_cases():
-    sweeps = {p.stem: load_sweep(p) for p in sorted((REPO / "runs").glob("*.toml"))}
+    sweeps = {p.stem: load_sweep(p) for p in sorted((REPO / "runs").glob("zhang2024_*.toml"))}
     assert set(sweeps) == {"zhang2024_topographies", "zhang2024_constant_ratio",
                            "zhang2024_height", "zhang2024_separation"}
     for sweep in sweeps.values():
@@ -88,6 +88,18 @@ def test_paper_sweep_files_expand_to_valid_cases():
     reference = config.config_hash(config.load(REPO / "geometries" / "eggbox_H25S150.toml"))
     for sweep in sweeps.values():
         assert reference in {c.hash for c in sweep.cases}
+
+
+@serial_only
+def test_creep_study_sweep_files_expand_to_valid_cases():
+    paths = sorted((REPO / "runs").glob("creep_*.toml"))
+    assert {p.stem for p in paths} == {"creep_sensitivity", "creep_robustness"}
+    for path in paths:
+        sweep = load_sweep(path)
+        assert len(sweep.cases) > 1
+        for case in sweep.cases:
+            assert case.error is None, (path.name, case.name, case.error)
+            config.build_case(case.config)
 
 
 @serial_only
