@@ -3,6 +3,7 @@
     python benchmarks/perf.py            # H25S150 egg-box, medium and fine, 1 and 2 ranks
     python benchmarks/perf.py --resolutions coarse --ranks 1
     python benchmarks/perf.py --benchmark-summary runs/zhang2024/summary.json
+    python benchmarks/perf.py --creep-solver fieldsplit --resolutions coarse medium fine --ranks 1
 
 Each configuration runs twice in a fresh process under ``mpirun``: first with an empty FFCx/JIT
 cache (cold), then with the cache it filled (warm). Printed and written to
@@ -122,7 +123,7 @@ def main() -> int:
                           f"{t['current_solve']:.2f}, creep {t['creep_setup_jit']:.2f}+"
                           f"{t['creep_solve']:.2f}, criterion {t['criterion']:.3f} | DOFs "
                           f"{rec['ndofs_current']}/{rec['ndofs_creep']} | Newton "
-                          f"{rec['newton_iterations']} | peak "
+                          f"{rec['newton_iterations']}, linear {rec['linear_iterations']} | peak "
                           f"{max(rec['peak_memory_MiB_per_rank']):.0f} MiB/rank", flush=True)
     summary = {"cases": rows}
     if args.benchmark_summary:

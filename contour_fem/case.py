@@ -191,6 +191,10 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     ref = flat_reference(case.criterion, case.creep, case.operating)  # validates before work
+    if not case.topography.mirror_symmetric:
+        # The side planes carry mirror conditions; an asymmetric surface needs periodic ones.
+        raise InputError("geometry: the physics needs a mirror-symmetric topography (periodic "
+                         "side constraints are not available); this one can only be meshed")
 
     t0 = time.perf_counter()
     cell = mesh if mesh is not None else create_cell_mesh(comm, case.topography, case.cell)

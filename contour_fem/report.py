@@ -153,6 +153,20 @@ def _mark(passed) -> str:
     return "n/a" if passed is None else ("pass" if passed else "**fail**")
 
 
+def _why_not_reproduced(cal: dict) -> list[str]:
+    """What the calibration implies for the facts that fail (derived, not hand-written per run)."""
+    text = ["The physics defaults were not tuned to these facts."]
+    if cal["k_per_MPa"] == 0.0:
+        text.append(
+            f"The calibration rule gave k = 0: even without any pressure term the best contoured "
+            f"gain is {cal['best_gain']:.3g}, short of the target {cal['target']}, and any k > 0 "
+            "lowers it. At k = 0 the criterion reduces to i_crit/flat = 1/max f (the secondary "
+            "current maximum), so the ranking follows the current distribution alone and facts "
+            "that need the pressure to cap the gain of tall or dense contours cannot hold; the "
+            "k scan above shows which facts a larger k would recover and which it would break.")
+    return [" ".join(text)]
+
+
 def write_report(out: Path, bench, summary: dict, records: dict) -> Path:
     """Write ``report.md`` and its figures into ``out``; returns the report path."""
     out = Path(out)
@@ -238,8 +252,7 @@ def write_report(out: Path, bench, summary: dict, records: dict) -> Path:
         lines += [f"- **{f['id']}** ({f['statement'].replace(chr(10), ' ')}): {f['detail']}."
                   for f in failed]
         lines.append("")
-        lines.append("The physics defaults were not tuned to these facts (see the issue notes "
-                     "for the analysis of why they are not reproduced).")
+        lines += _why_not_reproduced(cal)
     else:
         lines.append("Every checkable fact is reproduced with the calibrated k.")
     path = out / "report.md"

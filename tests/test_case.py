@@ -7,13 +7,15 @@ from pathlib import Path
 
 from mpi4py import MPI
 
+import numpy as np
 import pytest
 
 from contour_fem import config
 from contour_fem.case import Case, SolverSettings, run_case
 from contour_fem.cli import main
 from contour_fem.criterion import critical_pressure, flat_reference, growth_prefactor
-from contour_fem.geometry import CellSpec, EggBox, Flat
+from contour_fem.errors import InputError
+from contour_fem.geometry import CellSpec, EggBox, Flat, HeightFunction
 from contour_fem.parameters import Creep, Criterion, Operating
 
 S = 150e-6
@@ -201,3 +203,12 @@ def test_repeated_cases_leave_no_live_solver_objects():
     for _ in range(3):
         run_case(case, MPI.COMM_SELF)
     assert live() == before
+
+
+def test_asymmetric_surface_is_refused_before_any_work():
+    # Mirror conditions on the side planes would silently give a wrong answer for it.
+    period = 150e-6
+    asym = HeightFunction(lambda x, y: 5e-6 * np.sin(2 * math.pi * x / period), period=period)
+    with pytest.raises(InputError, match="mirror-symmetric"):
+        run_case(Case(topography=asym, cell=CellSpec(domain="full", resolution="coarse")),
+                 MPI.COMM_SELF)
