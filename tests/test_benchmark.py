@@ -90,7 +90,7 @@ def test_calibration_hits_the_target():
 
 
 # What the model reproduces at the coarse preset with the MODEL.md defaults, and why not where it
-# does not (the analysis is in the benchmark report and the issue notes).
+# does not (the benchmark report derives the analysis from the calibration).
 REPRODUCED = ["F1b", "F2a", "F2b", "F2c", "F5", "F6b", "F6c", "F6d", "F6f"]
 NOT_REPRODUCED = {
     "F1a": "calibrated k = 0 (F5 needs it): without the pressure term the frustum wins",
