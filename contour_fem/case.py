@@ -98,24 +98,28 @@ class CaseResult:
     def to_json(self) -> dict:
         """The ``result.json`` record (keys are a contract for sweeps and users)."""
         topo = self.case.topography
-        um = 1e6
+
+        def um(x: float) -> float:
+            # In µm, rounded to 1e-9 µm: drops SI round-off (24.999999999999996), far below h.
+            return round(x * 1e6, 9)
+
         return {
             "name": self.case.name,
             "topography": topo.kind,
-            "height_um": topo.height * um,
-            "separation_um": topo.period * um,
+            "height_um": um(topo.height),
+            "separation_um": um(topo.period),
             "area_ratio": self.current.area_ratio,
             "area_ratio_exact": topo.area_ratio(),
             "max_current_ratio": self.current.f_max,
             "primary_max_current_ratio": self.primary_current_ratio,
             "max_excess_pressure_MPa": self.creep.dp_max / 1e6,
             "min_excess_pressure_MPa": self.creep.dp_min / 1e6,
-            "current_hotspot_um": [c * um for c in self.current.f_max_location],
-            "pressure_hotspot_um": [c * um for c in self.creep.dp_max_location],
-            "hotspot_distance_um": self.hotspot_distance * um,
+            "current_hotspot_um": [um(c) for c in self.current.f_max_location],
+            "pressure_hotspot_um": [um(c) for c in self.creep.dp_max_location],
+            "hotspot_distance_um": um(self.hotspot_distance),
             "critical_current_mA_cm2": self.critical_current / MA_PER_CM2,
             "critical_current_ratio_to_flat": self.critical_current / self.flat.flat_current,
-            "criterion_location_um": [c * um for c in self.criterion_location],
+            "criterion_location_um": [um(c) for c in self.criterion_location],
             "criterion_k_per_MPa": self.flat.k * 1e6,
             "flat_critical_current_mA_cm2": self.flat.flat_current / MA_PER_CM2,
             "root_finding_critical_current_mA_cm2": (
