@@ -1045,26 +1045,11 @@ def cmd_sweep(args: argparse.Namespace, comm: MPI.Comm) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point (``python -m contour_fem.sweep``), same as ``contour-fem sweep``."""
-    parser = argparse.ArgumentParser(prog="python -m contour_fem")
-    sweep = add_parser(parser.add_subparsers(dest="command", required=True))
-    sweep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    comm = MPI.COMM_WORLD
-    root = logging.getLogger("contour_fem")
-    if comm.rank == 0:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        root.addHandler(handler)
-        root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    else:
-        root.addHandler(logging.NullHandler())
-    root.propagate = False
-    try:
-        return args.func(args, comm)
-    except ContourFemError as exc:
-        if comm.rank == 0:
-            print(f"contour-fem: error: {exc}", file=sys.stderr)
-        return 2
+    from contour_fem import cli  # the CLI owns logging and error reporting
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    flags = [a for a in args if a in ("-v", "--verbose")]
+    return cli.main([*flags, "sweep", *(a for a in args if a not in flags)])
 
 
 if __name__ == "__main__":
