@@ -4,6 +4,7 @@
     python benchmarks/perf.py --resolutions coarse --ranks 1
     python benchmarks/perf.py --benchmark-summary runs/zhang2024/summary.json
     python benchmarks/perf.py --creep-solver fieldsplit --resolutions coarse medium fine --ranks 1
+    python benchmarks/perf.py --newton standard     # Newton without the primal-dual linearisation
 
 Each configuration runs twice in a fresh process under ``mpirun``: first with an empty FFCx/JIT
 cache (cold), then with the cache it filled (warm). Printed and written to
@@ -61,7 +62,8 @@ def worker(args) -> None:
                                                                op.temperature))
     cur = stage("current_solve", lambda: cur_p.solve(op.reference_current))
     crp_p = stage("creep_setup_jit", lambda: CreepProblem(cm, Creep(), op,
-                                                           solver=args.creep_solver))
+                                                           solver=args.creep_solver,
+                                                           newton=args.newton))
     crp = stage("creep_solve", lambda: crp_p.solve(cur.interface_current, op.reference_current))
 
     def criterion():
@@ -79,18 +81,21 @@ def worker(args) -> None:
             "ndofs_current": cur.ndofs, "ndofs_creep": crp.ndofs,
             "current_iterations": cur.iterations, "newton_iterations": crp.newton_iterations,
             "linear_iterations": crp.linear_iterations,
+            "factorizations": sum(h["factorizations"] for h in crp.history),
+            "newton": args.newton,
             "peak_memory_MiB_per_rank": peak, "times_s": times,
             "f_max": cur.f_max, "dp_max_MPa": crp.dp_max / 1e6,
         }
         Path(args.json).write_text(json.dumps(record, indent=1))
 
 
-def run(resolution: str, ranks: int, jit: str, cache: Path, creep_solver: str) -> dict:
+def run(resolution: str, ranks: int, jit: str, cache: Path, creep_solver: str,
+        newton: str) -> dict:
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     cmd = [str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "mpi4py", __file__,
            "--worker", "--resolution", resolution, "--jit", jit, "--json", str(out),
-           "--creep-solver", creep_solver]
+           "--creep-solver", creep_solver, "--newton", newton]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
 
@@ -100,6 +105,7 @@ def main() -> int:
     p.add_argument("--resolutions", nargs="+", default=["medium", "fine"])
     p.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
     p.add_argument("--creep-solver", default="mumps")
+    p.add_argument("--newton", default="primal-dual", help="primal-dual or standard")
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--benchmark-summary", help="summary.json of a benchmark run, for its time")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -115,7 +121,7 @@ def main() -> int:
         for ranks in args.ranks:
             with tempfile.TemporaryDirectory() as cache:
                 for jit in ("cold", "warm"):
-                    rec = run(res, ranks, jit, Path(cache), args.creep_solver)
+                    rec = run(res, ranks, jit, Path(cache), args.creep_solver, args.newton)
                     rows.append(rec)
                     t = rec["times_s"]
                     print(f"{res:7s} {ranks} rank(s) {jit:4s} JIT: total {t['total']:7.2f} s | "
@@ -123,7 +129,8 @@ def main() -> int:
                           f"{t['current_solve']:.2f}, creep {t['creep_setup_jit']:.2f}+"
                           f"{t['creep_solve']:.2f}, criterion {t['criterion']:.3f} | DOFs "
                           f"{rec['ndofs_current']}/{rec['ndofs_creep']} | Newton "
-                          f"{rec['newton_iterations']}, linear {rec['linear_iterations']} | peak "
+                          f"{rec['newton_iterations']} ({rec['factorizations']} factorised), "
+                          f"linear {rec['linear_iterations']} | peak "
                           f"{max(rec['peak_memory_MiB_per_rank']):.0f} MiB/rank", flush=True)
     summary = {"cases": rows}
     if args.benchmark_summary:
@@ -134,8 +141,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "perf.json").write_text(json.dumps(summary, indent=1))
-    keys = ["resolution", "ranks", "jit", "ndofs_current", "ndofs_creep", "newton_iterations",
-            "linear_iterations"]
+    keys = ["resolution", "ranks", "jit", "newton", "ndofs_current", "ndofs_creep",
+            "newton_iterations", "factorizations", "linear_iterations"]
     stages = list(rows[0]["times_s"]) if rows else []
     with (out / "perf.csv").open("w", newline="") as fh:
         w = csv.writer(fh)

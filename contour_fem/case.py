@@ -44,6 +44,7 @@ class SolverSettings:
     quadrature_degree: int = 4
     regularisation: float = 1e-3  # ε̂₀ relative to the flow's strain-rate scale
     newton_max_it: int = 40  # creep Newton iterations per continuation step
+    newton: str = "primal-dual"  # creep Newton linearisation (or "standard")
     coupling: bool = False  # pressure–kinetics coupling (MODEL.md §4)
     coupling_tol: float = 1e-4  # relative change of i_loc that ends the Picard iteration
     coupling_max_it: int = 60
@@ -213,7 +214,8 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
         creep = CreepProblem(cell, case.creep, case.operating,
                              quadrature_degree=case.solver.quadrature_degree,
                              regularisation=case.solver.regularisation,
-                             solver=case.solver.creep_solver, max_it=case.solver.newton_max_it)
+                             solver=case.solver.creep_solver, max_it=case.solver.newton_max_it,
+                             newton=case.solver.newton)
         timings["setup"] = time.perf_counter() - t0
         return _run(case, comm, cell, current, creep, ref, timings, t_start)
     finally:

@@ -144,6 +144,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quadrature_degree": Key(int, 4, lo=1, hi=10),
         "regularisation": _pos(1e-3),
         "newton_max_it": Key(int, 40, lo=1, hi=500),
+        "newton": Key(str, "primal-dual", choices=("primal-dual", "standard"),
+                      doc="linearisation of the creep Newton method"),
         "coupling": Key(bool, False),
         "coupling_tol": _pos(1e-4),
         "root_finding": Key(bool, False),
@@ -326,7 +328,7 @@ def build_case(resolved: dict):
         current_solver=sol["current"], creep_solver=sol["creep"],
         current_degree=sol["current_degree"], quadrature_degree=sol["quadrature_degree"],
         regularisation=sol["regularisation"], newton_max_it=sol["newton_max_it"],
-        coupling=sol["coupling"],
+        newton=sol["newton"], coupling=sol["coupling"],
         coupling_tol=sol["coupling_tol"], root_finding=sol["root_finding"],
         primary_reference=sol["primary_reference"]))
     electrolyte = section("electrolyte", lambda: Electrolyte(

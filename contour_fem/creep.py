@@ -10,8 +10,12 @@ shear on the mirror planes, and a bottom plate moving at the mean plating speed 
 The equations are solved in scaled form: velocities in units of U = i_geo·V_Li/F (the mean plating
 speed), lengths of S, stresses of Σ = (U/(S·A))^(1/n). The scaled viscosity η̂ = (S/3)·ε̂^((1−n)/n)
 then holds for any A and current; ε̂² is regularised to ε̂² + ε̂₀² with ε̂₀ (default 1e-3) far below
-the flow's strain rates, so the exact power-law scaling Δp ∝ i_geo^(1/n) is kept. Newton (SNES with
-a line search) starts from the Newtonian solution and continues in n, halving the step on failure.
+the flow's strain rates, so the exact power-law scaling Δp ∝ i_geo^(1/n) is kept. Newton (with a
+backtracking line search) starts from the Newtonian solution and continues in n, halving the step
+on failure. By default it is the primal–dual (stress-based) Newton method of Rudi, Shih & Stadler
+(2020): the strain-rate direction in the Jacobian, D/|D|, is replaced in one factor by an
+independent variable S at the quadrature points, updated from each step; this removes most of the
+damped steps that standard Newton takes where the viscosity changes by orders of magnitude.
 The interfacial excess pressure is the L2 projection of −n·σ·n on the interface trace space, with
 the datum set so that the mean normal stress on the bottom plate equals the stack pressure.
 """
@@ -48,6 +52,7 @@ from contour_fem.solvers import CREEP_PRESETS, NewtonSolver, compile_form, prese
 log = logging.getLogger(__name__)
 
 PlatingInput = dolfinx.fem.Function | Callable[[np.ndarray], np.ndarray]
+NEWTON_VARIANTS = ("primal-dual", "standard")
 
 
 def _orthonormalize(vecs: list) -> None:
@@ -134,6 +139,7 @@ class CreepProblem:
         prefix: PETSc options prefix of this problem.
         rtol: Relative residual tolerance of Newton.
         max_it: Newton iterations allowed per continuation step.
+        newton: ``primal-dual`` (stress-based linearisation, default) or ``standard``.
 
     """
 
@@ -149,8 +155,10 @@ class CreepProblem:
         prefix: str = "creep_",
         rtol: float = 1e-10,
         max_it: int = 40,
-        snes_options: dict | None = None,
+        newton: str = "primal-dual",
     ):
+        if newton not in NEWTON_VARIANTS:
+            raise InputError(f"newton must be one of {', '.join(NEWTON_VARIANTS)}, got {newton!r}")
         self.cell, self.creep, self.operating = cell, creep, operating
         self.prefix = prefix
         self.rtol, self.atol = rtol, 1e-14
@@ -193,37 +201,29 @@ class CreepProblem:
         self.ds_bottom = sub.ds("lithium_bottom")
         self.bottom_area = assemble_global(1.0 * self.ds_bottom, self.comm)
 
-        F = self._residual()
+        self.newton_variant = newton
+        self.dual = None  # S at the quadrature points (primal-dual Newton)
+        F_visc, F_rest = self._residual()
+        F = F_visc + F_rest
+        dw = ufl.TrialFunction(W)
+        J = self._jacobian(dw) + ufl.derivative(F_rest, self.w, dw)
         self.bcs = self._boundary_conditions()
-        options = preset(CREEP_PRESETS, solver)
-        options.update({
-            "snes_type": "newtonls",
-            "snes_linesearch_type": "bt",
-            "snes_rtol": rtol,
-            "snes_atol": self.atol,
-            "snes_stol": 0.0,
-            "snes_max_it": max_it,
-            "snes_divergence_tolerance": -1,
-            **(snes_options or {}),
-        })
         precond = None
         if solver == "fieldsplit":
             # Schur complement ≈ −(1/η̂) pressure mass matrix (variable-viscosity Stokes).
             u, _ = ufl.split(self.w)
-            dw = ufl.TrialFunction(W)
             _, dp = ufl.split(dw)
             _, q = ufl.TestFunctions(W)
-            precond = ufl.derivative(F, self.w, dw) - dp * q / self._viscosity(u) * ufl.dx(
+            precond = J - dp * q / self._viscosity(u) * ufl.dx(
                 metadata={"quadrature_degree": self.quad_degree})
-        self.newton = NewtonSolver(F, self.w, self.bcs, prefix=prefix, options=options,
-                                   preconditioner=precond)
-        self._history: list[tuple[float, float]] = []
+        self.newton = NewtonSolver(F, self.w, self.bcs, prefix=prefix,
+                                   options=preset(CREEP_PRESETS, solver), jacobian=J,
+                                   preconditioner=precond, rtol=rtol, atol=self.atol,
+                                   max_it=max_it, lag_factorization=True)
         self._warm = False  # True once a solution at the target exponent exists
         self.max_halvings = 6
-        snes = self.newton.snes
-        snes.setMonitor(lambda _s, it, rnorm: self._history.append((it, rnorm)))
         if solver == "fieldsplit":
-            self._setup_fieldsplit(snes)
+            self._setup_fieldsplit(self.newton.ksp.getPC())
 
     # -- forms -------------------------------------------------------------------------------
     def _viscosity(self, u):
@@ -233,13 +233,16 @@ class CreepProblem:
         """Scaled Cauchy stress σ̂."""
         return 2.0 * self._viscosity(u) * ufl.sym(ufl.grad(u)) - p * ufl.Identity(3)
 
+    def _dx_q(self):
+        return ufl.dx(metadata={"quadrature_degree": self.quad_degree})
+
     def _residual(self):
+        """(viscous term, everything else): Newton linearises the two differently."""
         u, p = ufl.split(self.w)
         v, q = ufl.TestFunctions(self.W)
-        dx_q = ufl.dx(metadata={"quadrature_degree": self.quad_degree})
         eta = self._viscosity(u)
-        F = 2.0 * eta * ufl.inner(ufl.sym(ufl.grad(u)), ufl.sym(ufl.grad(v))) * dx_q
-        F += -p * ufl.div(v) * ufl.dx - q * ufl.div(u) * ufl.dx
+        F_visc = 2.0 * eta * ufl.inner(ufl.sym(ufl.grad(u)), ufl.sym(ufl.grad(v))) * self._dx_q()
+        F = -p * ufl.div(v) * ufl.dx - q * ufl.div(u) * ufl.dx
         if self.creep.slip == "free-slip":
             # Non-symmetric Nitsche for u·n = g·n with zero tangential traction: stable for any
             # penalty, and Newton converges where the symmetric variant stalls.
@@ -251,7 +254,58 @@ class CreepProblem:
             ds_q = self.ds_if(metadata={"quadrature_degree": self.quad_degree})
             F += (-t_u * ufl.dot(v, n) + t_v * gap
                   + self.nitsche_penalty * eta / h * gap * ufl.dot(v, n)) * ds_q
-        return F
+        return F_visc, F
+
+    def _strain_direction(self, u):
+        """D/ψ with ψ = √(D:D + δ²), δ² = ε̂₀²/(⅔L²): the regularised unit strain-rate tensor."""
+        d = ufl.sym(ufl.grad(u))
+        psi = ufl.sqrt(ufl.inner(d, d) + self.eps0**2 / ((2.0 / 3.0) * self.length**2))
+        return d / psi, psi
+
+    def _jacobian(self, dw):
+        """Linearisation of the viscous term: 2η̂ [δD + m (D̂:δD) S] : D(v), m = (1 − n)/n.
+
+        Standard Newton has S = D̂ (the exact derivative). Primal–dual Newton (Rudi, Shih &
+        Stadler 2020) uses the independent S, updated after each step by :meth:`_update_dual`.
+        """
+        u, _ = ufl.split(self.w)
+        du, _ = ufl.split(dw)
+        v, _ = ufl.TestFunctions(self.W)
+        d_hat, _ = self._strain_direction(u)
+        dd = ufl.sym(ufl.grad(du))
+        m = (1 - self.n_exp) / self.n_exp
+        direction = d_hat
+        if self.newton_variant == "primal-dual":
+            element = basix.ufl.quadrature_element(self.sub.mesh.basix_cell(), value_shape=(3, 3),
+                                                   degree=self.quad_degree)
+            Qs = dolfinx.fem.functionspace(self.sub.mesh, element)
+            self.dual = dolfinx.fem.Function(Qs, name="dual_strain_direction")
+            self._step = dolfinx.fem.Function(self.W)
+            self._alpha = dolfinx.fem.Constant(self.sub.mesh, PETSc.ScalarType(1.0))
+            points = Qs.element.interpolation_points
+            self._dual_start = dolfinx.fem.Expression(d_hat, points)
+            self._dual_next = dolfinx.fem.Expression(self._dual_update(u), points)
+            direction = self.dual
+        lin = dd + m * ufl.inner(d_hat, dd) * direction
+        return 2.0 * self._viscosity(u) * ufl.inner(lin, ufl.sym(ufl.grad(v))) * self._dx_q()
+
+    def _dual_update(self, u):
+        """S + α·δS at the old iterate, from linearising ψ(D)·S = D; clipped to |S| ≤ 1."""
+        d_hat, psi = self._strain_direction(u)
+        dd = ufl.sym(ufl.grad(ufl.split(self._step)[0]))
+        S = self.dual
+        new = S + self._alpha * ((dd - ufl.inner(d_hat, dd) * S) / psi + d_hat - S)
+        return new / ufl.max_value(ufl.sqrt(ufl.inner(new, new)), 1.0)
+
+    def _start_dual(self) -> None:
+        if self.dual is not None:
+            self.dual.interpolate(self._dual_start)
+
+    def _update_dual(self, du: dolfinx.fem.Function, alpha: float) -> None:
+        if self.dual is not None:
+            self._step.x.array[:] = du.x.array
+            self._alpha.value = alpha
+            self.dual.interpolate(self._dual_next)
 
     def destroy(self) -> None:
         """Free the PETSc solver objects (they hold callbacks into this object)."""
@@ -298,10 +352,9 @@ class CreepProblem:
             bcs.append(dolfinx.fem.dirichletbc(dolfinx.fem.Function(self.Q), pdofs, W.sub(1)))
         return bcs
 
-    def _setup_fieldsplit(self, snes) -> None:
+    def _setup_fieldsplit(self, pc) -> None:
         """Velocity/pressure index sets; rigid-body near-null-space for GAMG on the velocity."""
         W = self.W
-        pc = snes.getKSP().getPC()
         imap = W.dofmap.index_map
         start = imap.local_range[0]
         # Velocity: owned W dofs of the collapsed space, node by node (x, y, z consecutive).
@@ -395,7 +448,7 @@ class CreepProblem:
             # Warm start from the last solution (coupling and root-finding re-solves).
             backup = self.w.x.array.copy()
             try:
-                self._solve_at(self.n_target, history)
+                self._solve_at(self.n_target, history, reuse=True)
             except ConvergenceError:
                 self.w.x.array[:] = backup
                 self._warm = False
@@ -445,32 +498,30 @@ class CreepProblem:
             self.w.x.array[np.asarray(dofs[0])] = target.x.array
         self.w.x.scatter_forward()
 
-    def _solve_at(self, n: float, history: list[dict]) -> None:
+    def _solve_at(self, n: float, history: list[dict], reuse: bool = False) -> None:
         self.n_exp.value = n
-        self._history.clear()
-        snes = self.newton.snes
         t0 = time.perf_counter()
-        self.newton.solve()
-        reason = snes.getConvergedReason()
+        rep = self.newton.solve(start=self._start_dual, step=self._update_dual, reuse=reuse)
         entry = {
             "n": n,
-            "iterations": snes.getIterationNumber(),
-            "linear_iterations": snes.getLinearSolveIterations(),
-            "residuals": [r for _, r in self._history],
-            "reason": int(reason),
+            "iterations": rep.iterations,
+            "linear_iterations": rep.linear_iterations,
+            "factorizations": rep.factorizations,
+            "residuals": rep.residuals,
+            "steps": rep.steps,
+            "reason": rep.reason,
+            "converged": rep.converged,
             "time_s": time.perf_counter() - t0,
         }
         history.append(entry)
-        log.debug("creep n=%.3g: %d Newton its, reason %d", n, entry["iterations"], reason)
-        res = entry["residuals"]
-        stalled = len(res) > 0 and res[-1] > max(self.rtol * res[0], self.atol)
-        if reason <= 0 or stalled:
+        log.debug("creep n=%.3g: %d Newton its (%d factorisations), %s", n, rep.iterations,
+                  rep.factorizations, rep.reason)
+        if not rep.converged:
             raise ConvergenceError(
-                f"creep Newton did not converge at n = {n:.3g} (SNES reason {reason}) after "
-                f"{entry['iterations']} iterations; residuals {entry['residuals']}",
+                f"creep Newton did not converge at n = {n:.3g} ({rep.reason}) after "
+                f"{rep.iterations} iterations; residuals {[f'{r:.3g}' for r in rep.residuals]}",
                 history=history,
             )
-        self.w.x.scatter_forward()
 
     def _postprocess(self, i_geo, plate_speed, history, newton, linear, elapsed) -> CreepResult:
         comm, V = self.comm, self.V

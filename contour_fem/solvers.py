@@ -6,12 +6,14 @@ reads them and removed afterwards, so no setting leaks into another problem (no 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from mpi4py import MPI  # noqa: F401  (must load before PETSc/DOLFINx)
 
 import dolfinx
 import dolfinx.fem.petsc as fem_petsc
+import numpy as np
 import ufl
 from petsc4py import PETSc
 
@@ -60,8 +62,13 @@ LINEAR_PRESETS: dict[str, dict[str, object]] = {
 
 # Linear solvers inside the creep Newton iteration (saddle-point Taylor–Hood systems).
 CREEP_PRESETS: dict[str, dict[str, object]] = {
+    # LU inside GMRES: one iteration with fresh factors, a few with lagged ones (NewtonSolver).
     "mumps": {
-        "ksp_type": "preonly",
+        "ksp_type": "gmres",
+        "ksp_rtol": 1e-8,
+        "ksp_atol": 0.0,
+        "ksp_max_it": 40,
+        "ksp_gmres_restart": 40,
         "pc_type": "lu",
         "pc_factor_mat_solver_type": "mumps",
         "mat_mumps_icntl_14": 200,
@@ -169,75 +176,200 @@ def _reason_name(reason: int) -> str:
     return names.get(reason, str(reason))
 
 
-class NewtonSolver:
-    """PETSc SNES on a DOLFINx residual form, with its own options prefix.
+@dataclass
+class NewtonReport:
+    """Outcome of one Newton solve.
 
-    Unlike ``dolfinx.fem.petsc.NonlinearProblem`` it imposes the Dirichlet values on the
-    iterate before solving, so every Newton update vanishes on Dirichlet dofs and the residual
-    needs no lifting (which costs a Jacobian-sized assembly at every residual evaluation).
+    Attributes:
+        converged: Whether the residual tolerance was met.
+        reason: ``rtol``, ``atol``, ``max_it``, ``line_search``, ``linear_solve`` or ``nan``.
+        iterations: Newton steps taken.
+        linear_iterations: Krylov iterations summed over the steps.
+        factorizations: Steps that rebuilt the preconditioner (LU: refactorised the Jacobian).
+        residuals: ℓ2 norm of the residual before the first and after every step.
+        steps: Line-search step length of every step.
+
+    """
+
+    converged: bool
+    reason: str
+    iterations: int = 0
+    linear_iterations: int = 0
+    factorizations: int = 0
+    residuals: list[float] = field(default_factory=list)
+    steps: list[float] = field(default_factory=list)
+
+
+class NewtonSolver:
+    """Damped Newton on a DOLFINx residual form, with its own options prefix.
+
+    The Dirichlet values are imposed on the iterate first, so every update vanishes on Dirichlet
+    dofs and the residual needs no lifting. Each step solves J·δ = −F with a KSP configured by
+    ``options``, then backtracks (Armijo on ‖F‖, halving) from the full step. With
+    ``lag_factorization`` (for LU presets run as GMRES preconditioned by the factorisation) a
+    step that follows a full step which cut the residual by ``lag_ratio`` or more keeps the
+    previous factors: near the solution the Jacobian barely changes, and a few GMRES iterations
+    are far cheaper than a new factorisation. A lagged solve that fails is redone with new factors.
 
     Args:
         residual: UFL residual form F(u; v).
         u: The unknown (updated in place by :meth:`solve`).
         bcs: Dirichlet conditions.
         prefix: PETSc options prefix (unique per problem).
-        options: SNES/KSP/PC options set under the prefix.
+        options: KSP/PC options set under the prefix.
+        jacobian: Bilinear form used as the Jacobian (default: the Gâteaux derivative of F).
         preconditioner: Optional bilinear form assembled as the preconditioning matrix.
+        rtol: Converged when ‖F‖ ≤ rtol·‖F₀‖ ...
+        atol: ... or ‖F‖ ≤ atol.
+        max_it: Newton steps allowed.
+        lag_factorization: Reuse the preconditioner in the quadratic phase (see above).
+        lag_ratio: Residual reduction of the previous full step that allows reuse.
+        min_step: Smallest line-search step before the solve is declared failed.
     """
 
     def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object],
-                 preconditioner=None):
+                 jacobian=None, preconditioner=None, rtol: float = 1e-10, atol: float = 1e-14,
+                 max_it: int = 40, lag_factorization: bool = False, lag_ratio: float = 0.2,
+                 min_step: float = 2.0**-10):
         self.u, self.bcs = u, bcs
         self.F = compile_form(residual)
-        self.J = compile_form(ufl.derivative(residual, u))
+        self.J = compile_form(jacobian if jacobian is not None else ufl.derivative(residual, u))
         self.A = fem_petsc.create_matrix(self.J)
         self.P = None if preconditioner is None else compile_form(preconditioner)
         self.Pmat = None if self.P is None else fem_petsc.create_matrix(self.P)
-        self.b = fem_petsc.create_vector(u.function_space)
-        self.x = fem_petsc.create_vector(u.function_space)
-        self.snes = PETSc.SNES().create(self.A.getComm())
-        self.snes.setOptionsPrefix(prefix)
+        V = u.function_space
+        self.b = fem_petsc.create_vector(V)
+        self.x = fem_petsc.create_vector(V)
+        self.x_old = fem_petsc.create_vector(V)
+        self.du = dolfinx.fem.Function(V)
+        self.rtol, self.atol, self.max_it = rtol, atol, max_it
+        self.lag_ratio, self.min_step = lag_ratio, min_step
+        self._factored = False
+        self.ksp = PETSc.KSP().create(self.A.getComm())
+        self.ksp.setOptionsPrefix(prefix)
+        self.ksp.setOperators(self.A, self.A if self.Pmat is None else self.Pmat)
         self.prefix, self.options = prefix, dict(options)
-        self.snes.setFunction(self._residual, self.b)
-        self.snes.setJacobian(self._jacobian, self.A, self.Pmat)
         with PrefixedOptions(prefix, options):
-            self.snes.setFromOptions()
+            self.ksp.setFromOptions()
+        # Stale factors need a Krylov method around them; ``preonly`` would accept them as exact.
+        self.lag = lag_factorization and self.ksp.getType() != PETSc.KSP.Type.PREONLY
 
     def _sync(self, x: PETSc.Vec) -> None:
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         x.copy(self.u.x.petsc_vec)
         self.u.x.scatter_forward()
 
-    def _residual(self, _snes, x: PETSc.Vec, b: PETSc.Vec) -> None:
-        self._sync(x)
-        with b.localForm() as loc:
+    def residual_norm(self) -> float:
+        """Assemble F at the current iterate ``x`` into ``b`` and return ‖F‖₂."""
+        self._sync(self.x)
+        with self.b.localForm() as loc:
             loc.set(0.0)
-        fem_petsc.assemble_vector(b, self.F)
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        fem_petsc.set_bc(b, self.bcs, x, -1.0)  # x − g on Dirichlet dofs (zero here)
+        fem_petsc.assemble_vector(self.b, self.F)
+        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fem_petsc.set_bc(self.b, self.bcs, self.x, -1.0)  # x − g on Dirichlet dofs (zero here)
+        return self.b.norm()
 
-    def _jacobian(self, _snes, x: PETSc.Vec, A: PETSc.Mat, P: PETSc.Mat) -> None:
-        self._sync(x)
-        A.zeroEntries()
-        fem_petsc.assemble_matrix(A, self.J, bcs=self.bcs)
-        A.assemble()
+    def _assemble_jacobian(self) -> None:
+        self.A.zeroEntries()
+        fem_petsc.assemble_matrix(self.A, self.J, bcs=self.bcs)
+        self.A.assemble()
         if self.P is not None:
-            P.zeroEntries()
-            fem_petsc.assemble_matrix(P, self.P, bcs=self.bcs)
-            P.assemble()
+            self.Pmat.zeroEntries()
+            fem_petsc.assemble_matrix(self.Pmat, self.P, bcs=self.bcs)
+            self.Pmat.assemble()
 
-    def solve(self) -> None:
-        """Newton from the current ``u`` with its Dirichlet values imposed first."""
+    def _linear_solve(self, reuse: bool) -> tuple[int, bool]:
+        """δ from J·δ = −F (F in ``b``); returns (iterations, whether the factors were rebuilt)."""
+        self.b.scale(-1.0)
+        pc = self.ksp.getPC()
+        its = 0
+        for fresh in ((False, True) if reuse else (True,)):
+            pc.setReusePreconditioner(not fresh)
+            self.du.x.petsc_vec.set(0.0)
+            with PrefixedOptions(self.prefix, self.options):  # sub-solvers read them at setup
+                self.ksp.solve(self.b, self.du.x.petsc_vec)
+            its += self.ksp.getIterationNumber()
+            if self.ksp.getConvergedReason() > 0:
+                break
+        self.b.scale(-1.0)
+        self.du.x.scatter_forward()
+        return its, fresh and self.ksp.getConvergedReason() > 0
+
+    def solve(self, start: Callable[[], None] | None = None,
+              step: Callable[[dolfinx.fem.Function, float], None] | None = None,
+              reuse: bool = False) -> NewtonReport:
+        """Newton from the current ``u`` with its Dirichlet values imposed first.
+
+        Args:
+            start: Called once the initial iterate (with Dirichlet values) is in ``u``.
+            step: Called as ``step(du, alpha)`` with ``u`` still at the old iterate, just before
+                the update ``u += alpha·du`` is made (e.g. to update auxiliary variables).
+            reuse: The first step may use the factors of the previous solve (for re-solves of
+                a slightly changed problem from its old solution).
+
+        Returns:
+            The report; ``converged`` is False on failure (nothing is raised).
+        """
         self.u.x.petsc_vec.copy(self.x)
         fem_petsc.set_bc(self.x, self.bcs)
-        self.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
-        # Sub-solvers (field splits, multigrid levels) read their options at the first setup.
-        with PrefixedOptions(self.prefix, self.options):
-            self.snes.solve(None, self.x)
         self._sync(self.x)
+        if start is not None:
+            start()
+        rep = NewtonReport(converged=False, reason="max_it")
+        r = self.residual_norm()
+        rep.residuals.append(r)
+        r0, lag_ok = r, reuse and self._factored
+        while True:
+            if not np.isfinite(r):
+                rep.reason = "nan"
+                break
+            if r <= self.atol or r <= self.rtol * r0:
+                rep.converged, rep.reason = True, ("atol" if r <= self.atol else "rtol")
+                break
+            if rep.iterations >= self.max_it:
+                break
+            self._assemble_jacobian()
+            its, fresh = self._linear_solve(self.lag and lag_ok)
+            rep.linear_iterations += its
+            if self.ksp.getConvergedReason() <= 0:
+                rep.reason = "linear_solve"
+                break
+            rep.factorizations += int(fresh)
+            self._factored = True
+            alpha, r_new = self._line_search(r)
+            if alpha is None:
+                rep.reason = "line_search"
+                break
+            if step is not None:
+                self._sync(self.x)
+                step(self.du, alpha)
+            self.x.axpy(alpha, self.du.x.petsc_vec)
+            self._sync(self.x)  # ``b`` already holds F here: the last trial was accepted
+            lag_ok = alpha == 1.0 and r_new <= self.lag_ratio * r
+            r = r_new
+            rep.iterations += 1
+            rep.residuals.append(r)
+            rep.steps.append(alpha)
+        self._sync(self.x)
+        return rep
+
+    def _line_search(self, r: float) -> tuple[float | None, float]:
+        """Backtrack from the full step; leaves ``x`` at the old iterate on return."""
+        self.x.copy(self.x_old)
+        alpha = 1.0
+        while alpha >= self.min_step:
+            self.x_old.copy(self.x)
+            self.x.axpy(alpha, self.du.x.petsc_vec)
+            r_new = self.residual_norm()
+            self.x_old.copy(self.x)
+            if np.isfinite(r_new) and r_new <= (1.0 - 1e-4 * alpha) * r:
+                return alpha, r_new
+            alpha *= 0.5
+        self._sync(self.x)
+        return None, r
 
     def destroy(self) -> None:
         """Free the PETSc objects."""
-        for obj in (self.snes, self.A, self.Pmat, self.b, self.x):
+        for obj in (self.ksp, self.A, self.Pmat, self.b, self.x, self.x_old):
             if obj is not None:
                 obj.destroy()
