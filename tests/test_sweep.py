@@ -93,13 +93,21 @@ def test_paper_sweep_files_expand_to_valid_cases():
 @serial_only
 def test_creep_study_sweep_files_expand_to_valid_cases():
     paths = sorted((REPO / "runs").glob("creep_*.toml"))
-    assert {p.stem for p in paths} == {"creep_sensitivity", "creep_robustness"}
+    assert {p.stem for p in paths} == {"creep_sensitivity", "creep_robustness",
+                                       "creep_convergence"}
+    built = {}
     for path in paths:
         sweep = load_sweep(path)
         assert len(sweep.cases) > 1
         for case in sweep.cases:
             assert case.error is None, (path.name, case.name, case.error)
-            config.build_case(case.config)
+            built.setdefault(path.stem, []).append(config.build_case(case.config))
+    # One mesh family: near size S/16 … S/40, far size six times near, the same growth.
+    cells = [c.cell for c in built["creep_convergence"]]
+    assert [round(c.topography.period / c.cell.interface_size) for c in built["creep_convergence"]
+            ] == [16, 24, 32, 40]
+    assert all(c.far_size == pytest.approx(6 * c.interface_size) for c in cells)
+    assert len({c.sizes(150e-6)[2] for c in cells}) == 1
 
 
 @serial_only
