@@ -14,8 +14,9 @@ the flow's strain rates, so the exact power-law scaling Δp ∝ i_geo^(1/n) is k
 backtracking line search) starts from the Newtonian solution and continues in n, halving the step
 on failure. By default it is the primal–dual (stress-based) Newton method of Rudi, Shih & Stadler
 (2020): the strain-rate direction in the Jacobian, D/|D|, is replaced in one factor by an
-independent variable S at the quadrature points, updated from each step; this removes most of the
-damped steps that standard Newton takes where the viscosity changes by orders of magnitude.
+independent variable S at the quadrature points, updated from each step. Where the viscosity
+changes by orders of magnitude this halves the damped steps of standard Newton (2 against 4 for
+the H25S150 egg-box).
 The interfacial excess pressure is the L2 projection of −n·σ·n on the interface trace space, with
 the datum set so that the mean normal stress on the bottom plate equals the stack pressure.
 """
