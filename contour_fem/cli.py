@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_cmd_mesh)
 
     s = sub.add_parser("solve", help="run one case: result.json, run.json, VTX fields")
-    s.add_argument("config", help="case TOML, e.g. geometries/H25S150_eggbox.toml")
+    s.add_argument("config", help="case TOML, e.g. geometries/eggbox_H25S150.toml")
     s.add_argument("--out", help="output folder (default out/<name>)")
     s.set_defaults(func=_cmd_solve)
 

@@ -162,7 +162,6 @@ class CreepProblem:
             raise InputError(f"newton must be one of {', '.join(NEWTON_VARIANTS)}, got {newton!r}")
         self.cell, self.creep, self.operating = cell, creep, operating
         self.prefix = prefix
-        self.rtol, self.atol = rtol, 1e-14
         self.quad_degree = quadrature_degree
         self.nitsche_penalty = 20.0
         self.topo = cell.topography
@@ -215,11 +214,10 @@ class CreepProblem:
             u, _ = ufl.split(self.w)
             _, dp = ufl.split(dw)
             _, q = ufl.TestFunctions(W)
-            precond = J - dp * q / self._viscosity(u) * ufl.dx(
-                metadata={"quadrature_degree": self.quad_degree})
+            precond = J - dp * q / self._viscosity(u) * self._dx_q()
         self.newton = NewtonSolver(F, self.w, self.bcs, prefix=prefix,
                                    options=preset(CREEP_PRESETS, solver), jacobian=J,
-                                   preconditioner=precond, rtol=rtol, atol=self.atol,
+                                   preconditioner=precond, rtol=rtol,
                                    max_it=max_it, lag_factorization=True)
         self._warm = False  # True once a solution at the target exponent exists
         self.max_halvings = 6
