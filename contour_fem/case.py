@@ -41,7 +41,8 @@ class SolverSettings:
     current_solver: str = "cg_gamg"
     creep_solver: str = "mumps"
     current_degree: int = 2
-    quadrature_degree: int = 4
+    creep_degree: int = 2  # velocity degree of the Taylor–Hood pair (pressure one lower)
+    quadrature_degree: int | None = None  # creep quadrature; None: 2 × creep_degree
     regularisation: float = 1e-3  # ε̂₀ relative to the flow's strain-rate scale
     newton_max_it: int = 40  # creep Newton iterations per continuation step
     newton: str = "primal-dual"  # creep Newton linearisation (or "standard")
@@ -212,6 +213,7 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
     creep = None
     try:
         creep = CreepProblem(cell, case.creep, case.operating,
+                             degree=case.solver.creep_degree,
                              quadrature_degree=case.solver.quadrature_degree,
                              regularisation=case.solver.regularisation,
                              solver=case.solver.creep_solver, max_it=case.solver.newton_max_it,

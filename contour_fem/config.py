@@ -141,7 +141,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "current": Key(str, "cg_gamg", choices=("cg_gamg", "mumps")),
         "creep": Key(str, "mumps", choices=("mumps", "fieldsplit")),
         "current_degree": Key(int, 2, choices=(1, 2, 3)),
-        "quadrature_degree": Key(int, 4, lo=1, hi=10),
+        "creep_degree": Key(int, 2, choices=(2, 3),
+                            doc="velocity degree k of the Taylor–Hood pair Pk/Pk−1"),
+        "quadrature_degree": Key(int, None, lo=1, hi=12, nullable=True,
+                                 doc="creep quadrature degree (default 2 × creep_degree)"),
         "regularisation": _pos(1e-3),
         "newton_max_it": Key(int, 40, lo=1, hi=500),
         "newton": Key(str, "primal-dual", choices=("primal-dual", "standard"),
@@ -326,7 +329,8 @@ def build_case(resolved: dict):
         crack_opening=cri["crack_opening_um"] * UM, geometry_factor=cri["geometry_factor"]))
     solver = section("solver", lambda: SolverSettings(
         current_solver=sol["current"], creep_solver=sol["creep"],
-        current_degree=sol["current_degree"], quadrature_degree=sol["quadrature_degree"],
+        current_degree=sol["current_degree"], creep_degree=sol["creep_degree"],
+        quadrature_degree=sol["quadrature_degree"],
         regularisation=sol["regularisation"], newton_max_it=sol["newton_max_it"],
         newton=sol["newton"], coupling=sol["coupling"],
         coupling_tol=sol["coupling_tol"], root_finding=sol["root_finding"],

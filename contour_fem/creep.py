@@ -1,6 +1,6 @@
 """Power-law (Norton) creep of lithium driven by plating, and the interfacial pressure (MODEL §3).
 
-Steady Stokes flow of a J2 power-law solid in the Li region, Taylor–Hood P2/P1:
+Steady Stokes flow of a J2 power-law solid in the Li region, Taylor–Hood P2/P1 (or P3/P2):
 
     ∇·σ = 0,  ∇·u = 0,  σ = −p I + 2η D(u),  η = ⅓ A^(−1/n) ε̇_e^((1−n)/n),  ε̇_e = √(⅔ D:D),
 
@@ -62,6 +62,24 @@ def _orthonormalize(vecs: list) -> None:
         for w in vecs[:i]:
             v.axpy(-v.dot(w), w)
         v.normalize()
+
+
+def _dof_pairs(sub: dolfinx.fem.FunctionSpace, space: dolfinx.fem.FunctionSpace) -> np.ndarray:
+    """Index in ``sub``'s parent of every local dof (unrolled) of ``space``, a copy of ``sub``."""
+    msh = space.mesh
+    tdim = msh.topology.dim
+    imap = msh.topology.index_map(tdim)
+    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    bs = space.dofmap.index_map_bs
+    nlocal = space.dofmap.index_map.size_local + space.dofmap.index_map.num_ghosts
+    out = np.full(nlocal * bs, -1, dtype=np.int32)
+    for c in range(bs):
+        pair = (sub.sub(c), space.sub(c)) if bs > 1 else (sub, space)
+        parent, mine = dolfinx.fem.locate_dofs_topological(pair, tdim, cells)
+        out[mine] = parent
+    if (out < 0).any():
+        raise RuntimeError("dof pairing between the mixed space and its component failed")
+    return out
 
 
 def norton_viscosity(u, n, eps0, length):
@@ -134,13 +152,14 @@ class CreepProblem:
         cell: Unit-cell mesh.
         creep: Creep law and boundary options.
         operating: Temperature, reference current (sets the velocity scale).
-        quadrature_degree: Quadrature degree of the viscous term.
+        quadrature_degree: Quadrature degree of the viscous term (default 2 × ``degree``).
         regularisation: ε̂₀, relative to the flow's strain-rate scale U/S.
         solver: Name of a preset in :data:`contour_fem.solvers.CREEP_PRESETS`.
         prefix: PETSc options prefix of this problem.
         rtol: Relative residual tolerance of Newton.
         max_it: Newton iterations allowed per continuation step.
         newton: ``primal-dual`` (stress-based linearisation, default) or ``standard``.
+        degree: Velocity degree k of the Taylor–Hood pair Pk/Pk−1 (2 or 3).
 
     """
 
@@ -150,19 +169,20 @@ class CreepProblem:
         creep: Creep,
         operating: Operating,
         *,
-        quadrature_degree: int = 4,
+        quadrature_degree: int | None = None,
         regularisation: float = 1e-3,
         solver: str = "mumps",
         prefix: str = "creep_",
         rtol: float = 1e-10,
         max_it: int = 40,
         newton: str = "primal-dual",
+        degree: int = 2,
     ):
         if newton not in NEWTON_VARIANTS:
             raise InputError(f"newton must be one of {', '.join(NEWTON_VARIANTS)}, got {newton!r}")
         self.cell, self.creep, self.operating = cell, creep, operating
         self.prefix = prefix
-        self.quad_degree = quadrature_degree
+        self.quad_degree = quadrature_degree if quadrature_degree is not None else 2 * degree
         self.nitsche_penalty = 20.0
         self.topo = cell.topography
         sub = cell.submesh("lithium")
@@ -173,17 +193,23 @@ class CreepProblem:
         self.n_target = creep.exponent
         self.prefactor = creep.prefactor_at(operating.temperature)
 
+        if degree not in (2, 3):
+            raise InputError(f"creep velocity degree must be 2 or 3, got {degree!r}")
+        self.degree = degree
         cell_type = msh.basix_cell()
-        P2 = basix.ufl.element("Lagrange", cell_type, 2, shape=(3,))
-        P1 = basix.ufl.element("Lagrange", cell_type, 1)
-        W = dolfinx.fem.functionspace(msh, basix.ufl.mixed_element([P2, P1]))
+        Pu = basix.ufl.element("Lagrange", cell_type, degree, shape=(3,))
+        Pp = basix.ufl.element("Lagrange", cell_type, degree - 1)
+        W = dolfinx.fem.functionspace(msh, basix.ufl.mixed_element([Pu, Pp]))
         self.W = W
-        self.V, v_maps = W.sub(0).collapse()
-        self.v_map = np.asarray(v_maps[0], dtype=np.int32)  # collapsed V dof -> W dof
-        self.Q, _ = W.sub(1).collapse()
-        # Scalar P2 space whose dof k sits at block dof s_block[k] of V.
-        self.S2, s_maps = self.V.sub(0).collapse()
-        self.s_block = np.asarray(s_maps[0], dtype=np.int32) // 3
+        # Spaces built directly, not by W.sub(i).collapse(): interpolation into a collapsed
+        # P3 space is wrong in DOLFINx 0.11 (edge dof permutations), so dofs are paired here.
+        self.V = dolfinx.fem.functionspace(msh, Pu)
+        self.Q = dolfinx.fem.functionspace(msh, Pp)
+        self.S2 = dolfinx.fem.functionspace(msh, ("Lagrange", degree))  # scalar velocity space
+        self.v_map = _dof_pairs(W.sub(0), self.V)  # V dof -> W dof
+        self.p_map = _dof_pairs(W.sub(1), self.Q)  # Q dof -> W dof
+        # Scalar dof k sits at block dof s_block[k] of V.
+        self.s_block = _dof_pairs(self.V.sub(0), self.S2) // 3
         self.w = dolfinx.fem.Function(W)
 
         self.n_exp = dolfinx.fem.Constant(msh, PETSc.ScalarType(1.0))
@@ -326,14 +352,11 @@ class CreepProblem:
         if self.creep.slip == "no-slip":
             dofs = dolfinx.fem.locate_dofs_topological((W.sub(0), V), 2, sub.facets("interface"))
             bcs.append(dolfinx.fem.dirichletbc(self.g, dofs, W.sub(0)))
-        zero_x = {}
+        zero = dolfinx.fem.Function(self.S2)
         for name, comp in (("side_x0", 0), ("side_x1", 0), ("side_y0", 1), ("side_y1", 1)):
-            Vc, _ = W.sub(0).sub(comp).collapse()
-            if comp not in zero_x:
-                zero_x[comp] = (Vc, dolfinx.fem.Function(Vc))
-            dofs = dolfinx.fem.locate_dofs_topological((W.sub(0).sub(comp), Vc), 2,
+            dofs = dolfinx.fem.locate_dofs_topological((W.sub(0).sub(comp), self.S2), 2,
                                                        sub.facets(name))
-            bcs.append(dolfinx.fem.dirichletbc(zero_x[comp][1], dofs, W.sub(0).sub(comp)))
+            bcs.append(dolfinx.fem.dirichletbc(zero, dofs, W.sub(0).sub(comp)))
         if self.creep.bottom == "plate":
             dofs = dolfinx.fem.locate_dofs_topological((W.sub(0), V), 2,
                                                        sub.facets("lithium_bottom"))
@@ -356,7 +379,7 @@ class CreepProblem:
         W = self.W
         imap = W.dofmap.index_map
         start = imap.local_range[0]
-        # Velocity: owned W dofs of the collapsed space, node by node (x, y, z consecutive).
+        # Velocity: owned W dofs in V's order, node by node (x, y, z consecutive).
         nodes = self.V.dofmap.index_map.size_local
         v_local = self.v_map[: nodes * 3]
         order = np.argsort(v_local, kind="stable")
@@ -379,9 +402,7 @@ class CreepProblem:
             vecs.append(v)
         _orthonormalize(vecs)
         is_u.compose("nearnullspace", PETSc.NullSpace().create(vectors=vecs, comm=self.comm))
-        _, p_dofs = W.sub(1).collapse()
-        p_local = np.asarray(p_dofs[0], dtype=np.int32)
-        p_local = np.sort(p_local[p_local < imap.size_local])
+        p_local = np.sort(self.p_map[self.p_map < imap.size_local])
         is_p = PETSc.IS().createGeneral((p_local + start).astype(np.int32), comm=self.comm)
         pc.setFieldSplitIS(("u", is_u), ("p", is_p))
 
@@ -487,14 +508,13 @@ class CreepProblem:
         tdim = self.sub.mesh.topology.dim
         imap = self.sub.mesh.topology.index_map(tdim)
         cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
-        for i in range(2):
-            mine, dofs = self.W.sub(i).collapse()
-            theirs = other.w.sub(i).collapse()
+        for mine, dofs, theirs in zip((self.V, self.Q), (self.v_map, self.p_map),
+                                      other._fields(), strict=True):
             data = dolfinx.fem.create_interpolation_data(mine, theirs.function_space, cells,
                                                          padding=1e-8 * self.length)
             target = dolfinx.fem.Function(mine)
             target.interpolate_nonmatching(theirs, cells, data)
-            self.w.x.array[np.asarray(dofs[0])] = target.x.array
+            self.w.x.array[dofs] = target.x.array
         self.w.x.scatter_forward()
 
     def _solve_at(self, n: float, history: list[dict], reuse: bool = False) -> None:
@@ -539,11 +559,10 @@ class CreepProblem:
         dp_max, loc = global_argmax(comm, dp.x.array[own], pts)
         dp_min = -global_argmax(comm, -dp.x.array[own], pts)[0]
 
-        u, p = self.w.sub(0).collapse(), self.w.sub(1).collapse()
-        velocity = dolfinx.fem.Function(V, name="velocity")
-        velocity.x.array[:] = u.x.array * self.velocity_scale
-        pressure = dolfinx.fem.Function(self.Q, name="pressure")
-        pressure.x.array[:] = (p.x.array - datum) * stress
+        velocity, pressure = self._fields()
+        velocity.name, pressure.name = "velocity", "pressure"
+        velocity.x.array[:] *= self.velocity_scale
+        pressure.x.array[:] = (pressure.x.array - datum) * stress
         return CreepResult(
             velocity=velocity,
             pressure=pressure,
@@ -559,6 +578,13 @@ class CreepProblem:
             history=history,
             wall_time_s=elapsed,
         )
+
+    def _fields(self) -> tuple[dolfinx.fem.Function, dolfinx.fem.Function]:
+        """Copies of the (scaled) velocity and pressure of the current iterate."""
+        u, p = dolfinx.fem.Function(self.V), dolfinx.fem.Function(self.Q)
+        u.x.array[:] = self.w.x.array[self.v_map]
+        p.x.array[:] = self.w.x.array[self.p_map]
+        return u, p
 
     def _reactions(self) -> dolfinx.fem.Function:
         """Velocity rows of the residual at the solution: ∫ t·ψ_j ds at the Dirichlet dofs.

@@ -119,6 +119,8 @@ def test_current_and_pressure_hot_spots_coincide(height_um):
      "top_width_um = 100\ngap_um = 60\n", "top_width"),
     ("[geometry]\ntopography = 'eggbox'\nheight_um = 25\nseparation_um = 150\n"
      "[mesh]\nresolution = 'ultra'\n", "mesh.resolution"),
+    ("[geometry]\ntopography = 'eggbox'\nheight_um = 25\nseparation_um = 150\n"
+     "[solver]\ncreep_degree = 4\n", "solver.creep_degree"),
     ("[geometry\ntopography = 'eggbox'\n", "malformed TOML"),
 ])
 @pytest.mark.parametrize("command", ["solve", "mesh"])
