@@ -5,6 +5,7 @@
     python benchmarks/perf.py --benchmark-summary runs/zhang2024/summary.json
     python benchmarks/perf.py --creep-solver fieldsplit --resolutions coarse medium fine --ranks 1
     python benchmarks/perf.py --newton standard     # Newton without the primal-dual linearisation
+    python benchmarks/perf.py --creep-degree 3 --resolutions coarse   # P3/P2 Taylor–Hood
 
 Each configuration runs twice in a fresh process under ``mpirun``: first with an empty FFCx/JIT
 cache (cold), then with the cache it filled (warm). Printed and written to
@@ -63,7 +64,8 @@ def worker(args) -> None:
     cur = stage("current_solve", lambda: cur_p.solve(op.reference_current))
     crp_p = stage("creep_setup_jit", lambda: CreepProblem(cm, Creep(), op,
                                                            solver=args.creep_solver,
-                                                           newton=args.newton))
+                                                           newton=args.newton,
+                                                           degree=args.creep_degree))
     crp = stage("creep_solve", lambda: crp_p.solve(cur.interface_current, op.reference_current))
 
     def criterion():
@@ -82,20 +84,20 @@ def worker(args) -> None:
             "current_iterations": cur.iterations, "newton_iterations": crp.newton_iterations,
             "linear_iterations": crp.linear_iterations,
             "factorizations": sum(h["factorizations"] for h in crp.history),
-            "newton": args.newton,
+            "newton": args.newton, "creep_degree": args.creep_degree,
             "peak_memory_MiB_per_rank": peak, "times_s": times,
             "f_max": cur.f_max, "dp_max_MPa": crp.dp_max / 1e6,
         }
         Path(args.json).write_text(json.dumps(record, indent=1))
 
 
-def run(resolution: str, ranks: int, jit: str, cache: Path, creep_solver: str,
-        newton: str) -> dict:
+def run(resolution: str, ranks: int, jit: str, cache: Path, args) -> dict:
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     cmd = [str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "mpi4py", __file__,
            "--worker", "--resolution", resolution, "--jit", jit, "--json", str(out),
-           "--creep-solver", creep_solver, "--newton", newton]
+           "--creep-solver", args.creep_solver, "--newton", args.newton,
+           "--creep-degree", str(args.creep_degree)]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
 
@@ -106,6 +108,8 @@ def main() -> int:
     p.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
     p.add_argument("--creep-solver", default="mumps")
     p.add_argument("--newton", default="primal-dual", help="primal-dual or standard")
+    p.add_argument("--creep-degree", type=int, default=2, choices=(2, 3),
+                   help="velocity degree of the creep Taylor–Hood pair")
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--benchmark-summary", help="summary.json of a benchmark run, for its time")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -121,7 +125,7 @@ def main() -> int:
         for ranks in args.ranks:
             with tempfile.TemporaryDirectory() as cache:
                 for jit in ("cold", "warm"):
-                    rec = run(res, ranks, jit, Path(cache), args.creep_solver, args.newton)
+                    rec = run(res, ranks, jit, Path(cache), args)
                     rows.append(rec)
                     t = rec["times_s"]
                     print(f"{res:7s} {ranks} rank(s) {jit:4s} JIT: total {t['total']:7.2f} s | "
@@ -141,7 +145,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "perf.json").write_text(json.dumps(summary, indent=1))
-    keys = ["resolution", "ranks", "jit", "newton", "ndofs_current", "ndofs_creep",
+    keys = ["resolution", "ranks", "jit", "newton", "creep_degree", "ndofs_current", "ndofs_creep",
             "newton_iterations", "factorizations", "linear_iterations"]
     stages = list(rows[0]["times_s"]) if rows else []
     with (out / "perf.csv").open("w", newline="") as fh:
