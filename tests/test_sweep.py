@@ -102,10 +102,15 @@ def test_creep_study_sweep_files_expand_to_valid_cases():
         for case in sweep.cases:
             assert case.error is None, (path.name, case.name, case.error)
             built.setdefault(path.stem, []).append(config.build_case(case.config))
-    # One mesh family: near size S/16 … S/40, far size six times near, the same growth.
-    cells = [c.cell for c in built["creep_convergence"]]
-    assert [round(c.topography.period / c.cell.interface_size) for c in built["creep_convergence"]
-            ] == [16, 24, 32, 40]
+    # One mesh family: near size S/16 … S/40 (P2/P1) and S/8 … S/16 (P3/P2), far size six times
+    # near, the same growth; each at n = 1 and 6.56.
+    study = built["creep_convergence"]
+    cells = [c.cell for c in study]
+    for degree, fractions in ((2, [16, 24, 32, 40]), (3, [8, 12, 16])):
+        for n in (1.0, 6.56):
+            picked = [c for c in study if c.solver.creep_degree == degree and c.creep.exponent == n]
+            assert [round(c.topography.period / c.cell.interface_size) for c in picked
+                    ] == fractions
     assert all(c.far_size == pytest.approx(6 * c.interface_size) for c in cells)
     assert len({c.sizes(150e-6)[2] for c in cells}) == 1
 
