@@ -94,7 +94,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "mesh": {
         "domain": Key(str, "quarter", choices=("quarter", "full")),
-        "resolution": Key(str, "medium", choices=("coarse", "medium", "fine")),
+        "resolution": Key(str, "medium", choices=("coarse", "medium", "fine", "lean")),
         "interface_size_um": _pos(None, nullable=True),
         "far_size_um": _pos(None, nullable=True),
         "electrolyte_thickness_um": _pos(None, "SE above the highest point (default S)",

@@ -15,7 +15,7 @@ from contour_fem.case import Case, SolverSettings, run_case
 from contour_fem.cli import main
 from contour_fem.criterion import critical_pressure, flat_reference, growth_prefactor
 from contour_fem.errors import InputError
-from contour_fem.geometry import CellSpec, EggBox, Flat, HeightFunction
+from contour_fem.geometry import RESOLUTIONS, CellSpec, EggBox, Flat, HeightFunction
 from contour_fem.parameters import Creep, Criterion, Operating
 
 S = 150e-6
@@ -133,6 +133,11 @@ def test_config_errors_give_one_line_and_write_nothing(tmp_path, capsys, snippet
     assert key in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [cfg]
+
+
+def test_config_offers_every_resolution_preset():
+    # config.py lists the names without importing gmsh; they must not drift from the presets.
+    assert config.SCHEMA["mesh"]["resolution"].choices == tuple(RESOLUTIONS)
 
 
 def test_every_geometry_file_resolves():

@@ -94,7 +94,7 @@ def test_paper_sweep_files_expand_to_valid_cases():
 def test_creep_study_sweep_files_expand_to_valid_cases():
     paths = sorted((REPO / "runs").glob("creep_*.toml"))
     assert {p.stem for p in paths} == {"creep_sensitivity", "creep_robustness",
-                                       "creep_convergence"}
+                                       "creep_convergence", "creep_lean"}
     built = {}
     for path in paths:
         sweep = load_sweep(path)
@@ -102,17 +102,22 @@ def test_creep_study_sweep_files_expand_to_valid_cases():
         for case in sweep.cases:
             assert case.error is None, (path.name, case.name, case.error)
             built.setdefault(path.stem, []).append(config.build_case(case.config))
-    # One mesh family: near size S/16 … S/40 (P2/P1) and S/8 … S/16 (P3/P2), far size six times
+    # One mesh family: near size S/16 … S/40 (P2/P1) and S/8 … S/24 (P3/P2), far size six times
     # near, the same growth; each at n = 1 and 6.56.
     study = built["creep_convergence"]
     cells = [c.cell for c in study]
-    for degree, fractions in ((2, [16, 24, 32, 40]), (3, [8, 12, 16])):
+    for degree, fractions in ((2, [16, 24, 32, 40]), (3, [8, 12, 16, 20, 24])):
         for n in (1.0, 6.56):
             picked = [c for c in study if c.solver.creep_degree == degree and c.creep.exponent == n]
             assert [round(c.topography.period / c.cell.interface_size) for c in picked
                     ] == fractions
     assert all(c.far_size == pytest.approx(6 * c.interface_size) for c in cells)
     assert len({c.sizes(150e-6)[2] for c in cells}) == 1
+    # The lean check: P3/P2 on the lean preset and on the study's S/20 mesh, two heights.
+    lean = built["creep_lean"]
+    assert {c.solver.creep_degree for c in lean} == {3}
+    assert sorted((round(c.topography.height * 1e6), c.cell.resolution) for c in lean) == [
+        (25, "lean"), (25, "medium"), (50, "lean"), (50, "medium")]
 
 
 @serial_only

@@ -63,6 +63,9 @@ RESOLUTIONS: dict[str, Resolution] = {
     "coarse": Resolution(interface=1 / 16, far=1 / 3, growth=0.4),
     "medium": Resolution(interface=1 / 24, far=1 / 4, growth=0.25),
     "fine": Resolution(interface=1 / 36, far=1 / 6, growth=0.2),
+    # For P3/P2 creep ([solver] creep_degree = 3): Δp_max within 1 % with a fast-growing far
+    # field (runs/creep_convergence.toml; README "Known limitations").
+    "lean": Resolution(interface=1 / 16, far=1 / 2, growth=0.8),
 }
 DOMAINS = ("quarter", "full")
 
