@@ -180,6 +180,8 @@ class CreepProblem:
     ):
         if newton not in NEWTON_VARIANTS:
             raise InputError(f"newton must be one of {', '.join(NEWTON_VARIANTS)}, got {newton!r}")
+        if degree not in (2, 3):
+            raise InputError(f"creep velocity degree must be 2 or 3, got {degree!r}")
         self.cell, self.creep, self.operating = cell, creep, operating
         self.prefix = prefix
         self.quad_degree = quadrature_degree if quadrature_degree is not None else 2 * degree
@@ -193,8 +195,6 @@ class CreepProblem:
         self.n_target = creep.exponent
         self.prefactor = creep.prefactor_at(operating.temperature)
 
-        if degree not in (2, 3):
-            raise InputError(f"creep velocity degree must be 2 or 3, got {degree!r}")
         self.degree = degree
         cell_type = msh.basix_cell()
         Pu = basix.ufl.element("Lagrange", cell_type, degree, shape=(3,))
@@ -202,7 +202,7 @@ class CreepProblem:
         W = dolfinx.fem.functionspace(msh, basix.ufl.mixed_element([Pu, Pp]))
         self.W = W
         # Spaces built directly, not by W.sub(i).collapse(): interpolation into a collapsed
-        # P3 space is wrong in DOLFINx 0.11 (edge dof permutations), so dofs are paired here.
+        # P3 space gives wrong values in DOLFINx 0.11, so dofs are paired here instead.
         self.V = dolfinx.fem.functionspace(msh, Pu)
         self.Q = dolfinx.fem.functionspace(msh, Pp)
         self.S2 = dolfinx.fem.functionspace(msh, ("Lagrange", degree))  # scalar velocity space

@@ -160,6 +160,20 @@ def test_primal_dual_newton_solves_the_same_problem_as_standard_newton(eggbox_ca
         CreepProblem(cm, Creep(), Operating(), newton="secant")
 
 
+@pytest.mark.parametrize("degree", [2, 3])
+def test_initial_guess_from_another_problem_gives_the_same_solution(eggbox_case, degree):
+    # Mesh sequencing path: the other problem's fields are interpolated into this one's spaces.
+    cm, cur = eggbox_case
+    first = CreepProblem(cm, Creep(), Operating(), degree=degree)
+    ref = first.solve(cur.interface_current, I_REF)
+    second = CreepProblem(cm, Creep(), Operating(), degree=degree)
+    res = second.solve(cur.interface_current, I_REF, initial_guess=first)
+    assert res.dp_max == pytest.approx(ref.dp_max, rel=1e-7)
+    assert res.newton_iterations <= 2 < ref.newton_iterations
+    first.destroy()
+    second.destroy()
+
+
 def test_iterative_solver_matches_direct_solver(eggbox_case):
     cm, cur = eggbox_case
     dp = {}
