@@ -6,10 +6,11 @@ reads them and removed afterwards, so no setting leaks into another problem (no 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from mpi4py import MPI  # noqa: F401  (must load before PETSc/DOLFINx)
+from mpi4py import MPI  # (must load before PETSc/DOLFINx)
 
 import dolfinx
 import dolfinx.fem.petsc as fem_petsc
@@ -22,6 +23,10 @@ from contour_fem.errors import ConvergenceError, InputError
 # FFCx lets one process compile a form while others wait for it: 10 s by default, too short for
 # the creep Jacobian when sweep groups or job-array tasks start together on an empty cache.
 JIT_OPTIONS: dict[str, object] = {"timeout": 900}
+if not sys.platform.startswith("win32"):
+    # Reassociation lets GCC vectorise the quadrature loops: creep Jacobian assembly runs ~1.9x
+    # faster (benchmarks/perf.py). Still portable: no -march.
+    JIT_OPTIONS["cffi_extra_compile_args"] = ["-O3", "-ffast-math", "-g0"]
 
 
 def compile_form(form):
@@ -225,14 +230,18 @@ class NewtonSolver:
         lag_factorization: Reuse the preconditioner in the quadratic phase (see above).
         lag_ratio: Residual reduction of the previous full step that allows reuse.
         min_step: Smallest line-search step before the solve is declared failed.
+        energy: Optional scalar form E(u) whose gradient is F on the constraint set that the
+            Newton steps keep (a convex potential). A trial step is then also accepted when it
+            decreases E enough (Armijo), which takes far fewer damped steps than ‖F‖ alone.
     """
 
     def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object],
                  jacobian=None, preconditioner=None, rtol: float = 1e-10, atol: float = 1e-14,
                  max_it: int = 40, lag_factorization: bool = False, lag_ratio: float = 0.2,
-                 min_step: float = 2.0**-10):
+                 min_step: float = 2.0**-10, energy=None):
         self.u, self.bcs = u, bcs
         self.F = compile_form(residual)
+        self.E = None if energy is None else compile_form(energy)
         self.J = compile_form(jacobian if jacobian is not None else ufl.derivative(residual, u))
         self.A = fem_petsc.create_matrix(self.J)
         self.P = None if preconditioner is None else compile_form(preconditioner)
@@ -353,16 +362,32 @@ class NewtonSolver:
         self._sync(self.x)
         return rep
 
+    def energy(self) -> float:
+        """E at the iterate last synchronised into ``u`` (global value)."""
+        local = dolfinx.fem.assemble_scalar(self.E)
+        return self.u.function_space.mesh.comm.allreduce(local, op=MPI.SUM)
+
     def _line_search(self, r: float) -> tuple[float | None, float]:
-        """Backtrack from the full step; leaves ``x`` at the old iterate on return."""
+        """Backtrack from the full step; leaves ``x`` at the old iterate on return.
+
+        A step is accepted when it decreases ‖F‖ (Armijo), or E with its slope F·δ (Armijo).
+        """
         self.x.copy(self.x_old)
+        e0 = slope = None
+        if self.E is not None:
+            e0 = self.energy()  # ``u`` holds the old iterate here
+            slope = self.b.dot(self.du.x.petsc_vec)
         alpha = 1.0
         while alpha >= self.min_step:
             self.x_old.copy(self.x)
             self.x.axpy(alpha, self.du.x.petsc_vec)
             r_new = self.residual_norm()
+            e_new = self.energy() if e0 is not None and slope < 0 else None
             self.x_old.copy(self.x)
-            if np.isfinite(r_new) and r_new <= (1.0 - 1e-4 * alpha) * r:
+            if np.isfinite(r_new) and (
+                r_new <= (1.0 - 1e-4 * alpha) * r
+                or (e_new is not None and np.isfinite(e_new)
+                    and e_new <= e0 + 1e-4 * alpha * slope)):
                 return alpha, r_new
             alpha *= 0.5
         self._sync(self.x)

@@ -160,6 +160,38 @@ def test_primal_dual_newton_solves_the_same_problem_as_standard_newton(eggbox_ca
         CreepProblem(cm, Creep(), Operating(), newton="secant")
 
 
+def test_energy_is_the_potential_of_the_viscous_residual(eggbox_case):
+    # The line search may accept steps on the dissipation potential Ψ̂ only if dΨ̂/du is exactly
+    # the viscous residual: compare both, assembled at a solved (non-trivial) iterate.
+    cm, cur = eggbox_case
+    prob = CreepProblem(cm, Creep(), Operating())
+    prob.solve(cur.interface_current, I_REF)
+    u, _ = ufl.split(prob.w)
+    v, _ = ufl.TestFunctions(prob.W)
+    visc = 2.0 * prob._viscosity(u) * ufl.inner(ufl.sym(ufl.grad(u)), ufl.sym(ufl.grad(v)))
+    a = dolfinx.fem.assemble_vector(dolfinx.fem.form(visc * prob._dx_q())).array
+    b = dolfinx.fem.assemble_vector(dolfinx.fem.form(
+        ufl.derivative(prob._energy(), prob.w, ufl.TestFunction(prob.W)))).array
+    assert np.abs(a - b).max() < 1e-10 * np.abs(a).max()
+    assert prob.newton.energy() > 0
+    prob.destroy()
+
+
+def test_energy_line_search_gives_the_same_solution(eggbox_case):
+    cm, cur = eggbox_case
+    dp = {}
+    for k, with_energy in enumerate((True, False)):
+        prob = CreepProblem(cm, Creep(), Operating(), prefix=f"creep_ls{k}_")
+        assert (prob.newton.E is not None) == prob._energy_applies()
+        if not with_energy:
+            prob.newton.E = None
+        dp[with_energy] = prob.solve(cur.interface_current, I_REF).dp_max
+        prob.destroy()
+    assert dp[True] == pytest.approx(dp[False], rel=1e-7)
+    assert not CreepProblem(cm, Creep(), Operating(), newton="standard")._energy_applies()
+    assert not CreepProblem(cm, Creep(slip="free-slip"), Operating())._energy_applies()
+
+
 @pytest.mark.parametrize("degree", [2, 3])
 def test_initial_guess_from_another_problem_gives_the_same_solution(eggbox_case, degree):
     # Mesh sequencing path: the other problem's fields are interpolated into this one's spaces.

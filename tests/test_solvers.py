@@ -4,6 +4,7 @@ from mpi4py import MPI
 
 import dolfinx
 import numpy as np
+import pytest
 import ufl
 
 from contour_fem.solvers import CREEP_PRESETS, NewtonSolver
@@ -41,3 +42,33 @@ def test_newton_reports_failure_without_raising():
     rep = solver.solve()
     assert not rep.converged and rep.reason == "max_it" and rep.iterations == 1
     solver.destroy()
+
+
+def _p_laplace(prefix: str, with_energy: bool):
+    """Minimiser of E(u) = ∫ (|∇u|² + δ²)^(p/2)/p − 10·u on the unit square, p = 1.5."""
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 2))
+    u, v = dolfinx.fem.Function(V), ufl.TestFunction(V)
+    p = 1.5
+    energy = ((ufl.inner(ufl.grad(u), ufl.grad(u)) + 1e-4) ** (p / 2) / p - 10.0 * u) * ufl.dx
+    msh.topology.create_connectivity(1, 2)
+    facets = dolfinx.mesh.exterior_facet_indices(msh.topology)
+    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    solver = NewtonSolver(ufl.derivative(energy, u, v), u, [bc], prefix=prefix,
+                          options=CREEP_PRESETS["mumps"], energy=energy if with_energy else None)
+    return u, solver
+
+
+def test_energy_line_search_finds_the_same_minimiser():
+    u_e, with_e = _p_laplace("pl_e_", True)
+    u_r, without = _p_laplace("pl_r_", False)
+    e_start = with_e.energy()  # u = 0
+    rep_e, rep_r = with_e.solve(), without.solve()
+    assert rep_e.converged and rep_r.converged
+    diff = np.abs(u_e.x.array - u_r.x.array).max()
+    assert MPI.COMM_WORLD.allreduce(diff, op=MPI.MAX) < 1e-8 * np.abs(u_r.x.array).max()
+    # The global energy, summed over ranks, fell from E(0) = |Ω|·δ^p/p.
+    assert e_start == pytest.approx(1e-4 ** 0.75 / 1.5, rel=1e-12)
+    assert with_e.energy() < e_start
+    with_e.destroy()
+    without.destroy()
