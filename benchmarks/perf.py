@@ -5,10 +5,11 @@
     python benchmarks/perf.py --benchmark-summary runs/zhang2024/summary.json
     python benchmarks/perf.py --creep-solver fieldsplit --resolutions coarse medium fine --ranks 1
     python benchmarks/perf.py --newton standard     # Newton without the primal-dual linearisation
-    python benchmarks/perf.py --creep-degree 3 --resolutions coarse   # P3/P2 Taylor–Hood
+    python benchmarks/perf.py --creep-degree 3 --resolutions lean --ranks 2 --repeat 5
 
 Each configuration runs twice in a fresh process under ``mpirun``: first with an empty FFCx/JIT
-cache (cold), then with the cache it filled (warm). Printed and written to
+cache (cold), then with the cache it filled (warm), ``--repeat`` times (the median of the warm
+runs is printed too: on a shared machine single timings scatter by ±10 %). Printed and written to
 ``benchmarks/results/perf.csv`` and ``perf.json``: wall time per stage (mesh, current, creep,
 criterion, and the setup that includes JIT compilation), peak memory per rank, DOFs, Newton and
 linear iterations. Times are measured here, never asserted in tests.
@@ -20,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,6 +112,7 @@ def main() -> int:
     p.add_argument("--newton", default="primal-dual", help="primal-dual or standard")
     p.add_argument("--creep-degree", type=int, default=2, choices=(2, 3),
                    help="velocity degree of the creep Taylor–Hood pair")
+    p.add_argument("--repeat", type=int, default=1, help="warm runs per configuration")
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--benchmark-summary", help="summary.json of a benchmark run, for its time")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -120,11 +123,13 @@ def main() -> int:
     if args.worker:
         worker(args)
         return 0
+    if args.repeat < 1:
+        p.error(f"--repeat must be >= 1, got {args.repeat}")
     rows = []
     for res in args.resolutions:
         for ranks in args.ranks:
             with tempfile.TemporaryDirectory() as cache:
-                for jit in ("cold", "warm"):
+                for jit in ("cold", *["warm"] * args.repeat):
                     rec = run(res, ranks, jit, Path(cache), args)
                     rows.append(rec)
                     t = rec["times_s"]
@@ -136,6 +141,13 @@ def main() -> int:
                           f"{rec['newton_iterations']} ({rec['factorizations']} factorised), "
                           f"linear {rec['linear_iterations']} | peak "
                           f"{max(rec['peak_memory_MiB_per_rank']):.0f} MiB/rank", flush=True)
+            if args.repeat > 1:
+                warm = [r["times_s"] for r in rows[-args.repeat:]]
+                print(f"{res:7s} {ranks} rank(s) warm JIT, median of {args.repeat}: total "
+                      f"{statistics.median(t['total'] for t in warm):7.2f} s, creep solve "
+                      f"{statistics.median(t['creep_solve'] for t in warm):.2f} s "
+                      f"(range {min(t['creep_solve'] for t in warm):.2f}–"
+                      f"{max(t['creep_solve'] for t in warm):.2f} s)", flush=True)
     summary = {"cases": rows}
     if args.benchmark_summary:
         bench = json.loads(Path(args.benchmark_summary).read_text())
