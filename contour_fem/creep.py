@@ -333,7 +333,7 @@ class CreepProblem:
             self._dual_start = dolfinx.fem.Expression(d_hat, points)
             self._dual_next = dolfinx.fem.Expression(self._dual_update(u), points)
             direction = self.dual
-        # Symmetrised (Rudi, Shih & Stadler 2020): the Jacobian stays symmetric for LDLᵀ.
+        # Symmetrised like the exact Hessian of Ψ̂; positive definite as |S| ≤ 1 and m > −1.
         lin = dd + 0.5 * m * (ufl.inner(d_hat, dd) * direction + ufl.inner(direction, dd) * d_hat)
         return 2.0 * self._viscosity(u) * ufl.inner(lin, ufl.sym(ufl.grad(v))) * self._dx_q()
 

@@ -232,7 +232,8 @@ class NewtonSolver:
         min_step: Smallest line-search step before the solve is declared failed.
         energy: Optional scalar form E(u) whose gradient is F on the constraint set that the
             Newton steps keep (a convex potential). A trial step is then also accepted when it
-            decreases E enough (Armijo), which takes far fewer damped steps than ‖F‖ alone.
+            decreases E enough (Armijo). Whether that saves steps depends on the linearisation:
+            see :class:`contour_fem.creep.CreepProblem`, which uses it only where it does.
     """
 
     def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object],
