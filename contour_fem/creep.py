@@ -83,6 +83,12 @@ def _dof_pairs(sub: dolfinx.fem.FunctionSpace, space: dolfinx.fem.FunctionSpace)
     return out
 
 
+def scaled_strain_rate2(u, length):
+    """ε̂² = ⅔·L²·D:D, the squared effective strain rate in units of the scale rate."""
+    d = ufl.sym(ufl.grad(u))
+    return (2.0 / 3.0) * ufl.inner(d, d) * length**2
+
+
 def norton_viscosity(u, n, eps0, length):
     """Scaled J2 Norton viscosity η̂ = (L/3)·(ε̂² + ε̂₀²)^((1−n)/(2n)), ε̂² = ⅔·L²·D:D.
 
@@ -92,9 +98,7 @@ def norton_viscosity(u, n, eps0, length):
         eps0: Regularisation ε̂₀ (relative to the strain-rate scale).
         length: Length scale L (m) of the scaling.
     """
-    d = ufl.sym(ufl.grad(u))
-    eps2 = (2.0 / 3.0) * ufl.inner(d, d) * length**2
-    return (length / 3.0) * (eps2 + eps0**2) ** ((1 - n) / (2 * n))
+    return (length / 3.0) * (scaled_strain_rate2(u, length) + eps0**2) ** ((1 - n) / (2 * n))
 
 
 @dataclass
@@ -276,8 +280,7 @@ class CreepProblem:
         """
         u, _ = ufl.split(self.w)
         n, L = self.n_exp, self.length
-        d = ufl.sym(ufl.grad(u))
-        eps2 = (2.0 / 3.0) * ufl.inner(d, d) * L**2
+        eps2 = scaled_strain_rate2(u, L)
         return n / (L * (n + 1)) * (eps2 + self.eps0**2) ** ((n + 1) / (2 * n)) * self._dx_q()
 
     def _dx_q(self):
