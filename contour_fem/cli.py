@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="output folder (default out/<name>-convergence)")
     c.set_defaults(func=_cmd_convergence)
 
-    from contour_fem import sweep
+    from contour_fem import config, sweep
 
     sweep.add_parser(sub)
 
@@ -205,8 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "write the report")
     b.add_argument("name", help="benchmark name, e.g. zhang2024")
     b.add_argument("--out", help="output folder (default runs/<name>)")
-    b.add_argument("--resolution", default="medium", choices=("coarse", "medium", "fine"))
-    b.add_argument("--coarse", default="coarse", choices=("coarse", "medium", "fine"),
+    presets = config.SCHEMA["mesh"]["resolution"].choices
+    b.add_argument("--resolution", default="medium-lean", choices=presets)
+    b.add_argument("--coarse", default="lean", choices=presets,
                    help="second resolution for the mesh error bars and the sensitivity runs")
     b.add_argument("--ranks-per-case", type=int, default=1)
     b.add_argument("--no-sensitivity", action="store_true", help="skip the sensitivity variants")

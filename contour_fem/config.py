@@ -94,7 +94,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "mesh": {
         "domain": Key(str, "quarter", choices=("quarter", "full")),
-        "resolution": Key(str, "medium", choices=("coarse", "medium", "fine", "lean")),
+        "resolution": Key(str, "medium",
+                          choices=("coarse", "medium", "fine", "lean", "medium-lean")),
         "interface_size_um": _pos(None, nullable=True),
         "far_size_um": _pos(None, nullable=True),
         "electrolyte_thickness_um": _pos(None, "SE above the highest point (default S)",

@@ -1,5 +1,5 @@
-"""Experiment benchmark: fact logic, calibration, and the coarse Zhang 2024 run with numeric
-pass/fail per fact (expected failures carry their reason)."""
+"""Experiment benchmark: fact logic, calibration, and the Zhang 2024 run at the benchmark's
+error-bar level (lean) with numeric pass/fail per fact (expected failures carry their reason)."""
 
 import math
 import tempfile
@@ -89,7 +89,46 @@ def test_calibration_hits_the_target():
     assert k0 == 0.0 and best0 == pytest.approx(0.6 ** -1, rel=1e-12)
 
 
-# What the model reproduces at the coarse preset with the MODEL.md defaults, and why not where it
+def test_levels_run_as_one_sweep_and_map_back(tmp_path, monkeypatch):
+    """Every level's cases go into one sweep, identical cases once, and each record comes back
+    to its level and sample (the sweep is replaced by one that writes the case's own config)."""
+    import json
+
+    from contour_fem import sweep
+
+    bench = B.load_benchmark("zhang2024")
+    levels = {"lean": B.sample_configs(bench, B.base_config("lean"), coupled=False),
+              "sum": B.sample_configs(bench, B.base_config("lean"), {"geometry.form": "sum"},
+                                      coupled=False)}
+    sizes = []
+
+    def fake_run_sweep(table, out, comm, ranks_per_case):
+        cases = sweep.load_sweep(table).cases
+        sizes.append(len(cases))
+        for case in cases:
+            folder = out / "cases" / case.hash
+            folder.mkdir(parents=True)
+            geo = case.config["geometry"]
+            (folder / "result.json").write_text(json.dumps(
+                {"height_um": geo["height_um"], "separation_um": geo["separation_um"],
+                 "topography": geo["topography"], "form": geo["form"]}))
+
+    monkeypatch.setattr(sweep, "run_sweep", fake_run_sweep)
+    records = B._run_levels("zhang2024", levels, tmp_path, MPI.COMM_SELF, 1)
+    # Flat, frustum and pyramid have no egg-box form: their "sum" cases are the "lean" ones.
+    assert sizes == [28 - 3]
+    for level, cfgs in levels.items():
+        assert set(records[level]) == set(cfgs)
+        for sample, cfg in cfgs.items():
+            got = records[level][sample]
+            assert got["status"] == "ok"
+            assert (got["topography"], got["height_um"], got["separation_um"], got["form"]) == (
+                cfg["geometry"]["topography"], cfg["geometry"]["height_um"],
+                cfg["geometry"]["separation_um"], cfg["geometry"]["form"])
+    assert {r["form"] for r in records["sum"].values()} == {"sum", "product"}
+
+
+# What the model reproduces at the lean preset with the MODEL.md defaults, and why not where it
 # does not (the benchmark report derives the analysis from the calibration).
 REPRODUCED = ["F1b", "F2a", "F2b", "F2c", "F5", "F6b", "F6c", "F6d", "F6f"]
 NOT_REPRODUCED = {
@@ -98,15 +137,15 @@ NOT_REPRODUCED = {
           "small H once pressure counts, and no fall without it",
     "F4": "at k = 0 the critical current rises monotonically with H/S (area effect only)",
     "F6a": "f_max rises by 0.4 % from H5S150 to H25S150 before falling (Wa = 1)",
-    "F6e": "coarse mesh: the pressure maximum of H5S30 sits 3 elements off its crest",
+    "F6e": "S/16 mesh: the pressure maximum of H5S30 sits 3 elements off its crest",
 }
 
 
 @pytest.fixture(scope="module")
-def coarse_summary():
+def lean_summary():
     comm = MPI.COMM_WORLD
     out = Path(comm.bcast(tempfile.mkdtemp(prefix="cfem-bench-") if comm.rank == 0 else None))
-    return B.run_benchmark("zhang2024", out, comm, resolution="coarse", coarse="",
+    return B.run_benchmark("zhang2024", out, comm, resolution="lean", coarse="",
                            sensitivity=False)
 
 
@@ -118,15 +157,15 @@ def _fact(summary, fid):
 @pytest.mark.parametrize("fid", REPRODUCED + [
     pytest.param(fid, marks=pytest.mark.xfail(reason=reason, strict=True))
     for fid, reason in NOT_REPRODUCED.items()])
-def test_zhang2024_fact_at_coarse_resolution(coarse_summary, fid):
-    fact = _fact(coarse_summary, fid)
+def test_zhang2024_fact_at_lean_resolution(lean_summary, fid):
+    fact = _fact(lean_summary, fid)
     assert fact["passed"] is True, fact["detail"]
 
 
 @pytest.mark.mpi
-def test_zhang2024_report_and_calibration(coarse_summary):
-    cal = coarse_summary["calibration"]
+def test_zhang2024_report_and_calibration(lean_summary):
+    cal = lean_summary["calibration"]
     assert cal["k_per_MPa"] >= 0 and math.isfinite(cal["best_gain"])
-    assert all(s["status"] == "ok" for s in coarse_summary["samples"].values())
-    assert coarse_summary["samples"]["flat_S150"]["critical_current_ratio_to_flat"] == \
+    assert all(s["status"] == "ok" for s in lean_summary["samples"].values())
+    assert lean_summary["samples"]["flat_S150"]["critical_current_ratio_to_flat"] == \
         pytest.approx(1.0, rel=1e-6)
