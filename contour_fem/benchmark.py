@@ -304,19 +304,20 @@ def run_benchmark(name: str, out: Path, comm: MPI.Comm, *, resolution: str = "me
     t0 = time.perf_counter()
     bench = load_benchmark(name)
     out = Path(out)
+    bars = bool(coarse) and coarse != resolution
     levels = {resolution: sample_configs(bench, base_config(resolution))}
-    if coarse and coarse != resolution:
+    if bars:
         levels[coarse] = sample_configs(bench, base_config(coarse), coupled=False)
     if sensitivity:
         for label, over in SENSITIVITY.items():
             levels[label] = sample_configs(bench, base_config(coarse or resolution), over,
                                            coupled=False)
-    log.info("benchmark %s: %d cases: %d at %s resolution, %d at %s, %d sensitivity variants",
-             name, sum(len(c) for c in levels.values()), len(levels[resolution]), resolution,
-             len(levels.get(coarse, {})), coarse or "-", len(SENSITIVITY) if sensitivity else 0)
+    log.info("benchmark %s: %d cases in %d levels (main %s, error bars %s, %d sensitivity "
+             "variants)", name, sum(len(c) for c in levels.values()), len(levels), resolution,
+             coarse if bars else "none", len(SENSITIVITY) if sensitivity else 0)
     records = _run_levels(name, levels, out, comm, ranks_per_case)
     main = records.pop(resolution)
-    coarse_runs = records.pop(coarse, {}) if coarse and coarse != resolution else {}
+    coarse_runs = records.pop(coarse) if bars else {}
     variants = records
     summary, error = None, None
     if comm.rank == 0:
