@@ -137,8 +137,8 @@ def _run_levels(name: str, levels: dict[str, dict[str, dict]], out: Path, comm: 
     """
     from contour_fem.sweep import run_sweep
 
-    everything = {f"{level}/{sample}": cfg for level, cfgs in levels.items()
-                  for sample, cfg in cfgs.items()}
+    # Cases shared by levels (a variant that does not apply to a sample) run once.
+    everything = {config.config_hash(cfg): cfg for cfgs in levels.values() for cfg in cfgs.values()}
     run_sweep(_sweep_table(name, everything), out, comm, ranks_per_case=ranks_per_case)
     return {level: {sample: _read_case(out / "cases" / config.config_hash(cfg))
                     for sample, cfg in cfgs.items()} for level, cfgs in levels.items()}
