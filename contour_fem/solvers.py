@@ -374,21 +374,21 @@ class NewtonSolver:
         A step is accepted when it decreases ‖F‖ (Armijo), or E with its slope F·δ (Armijo).
         """
         self.x.copy(self.x_old)
-        e0 = slope = None
+        e0 = None
         if self.E is not None:
-            e0 = self.energy()  # ``u`` holds the old iterate here
             slope = self.b.dot(self.du.x.petsc_vec)
+            e0 = self.energy() if slope < 0 else None  # ``u`` holds the old iterate here
         alpha = 1.0
         while alpha >= self.min_step:
             self.x_old.copy(self.x)
             self.x.axpy(alpha, self.du.x.petsc_vec)
-            r_new = self.residual_norm()
-            e_new = self.energy() if e0 is not None and slope < 0 else None
+            r_new = self.residual_norm()  # also puts the trial iterate into ``u``
+            ok = np.isfinite(r_new) and r_new <= (1.0 - 1e-4 * alpha) * r
+            if not ok and e0 is not None and np.isfinite(r_new):
+                e_new = self.energy()
+                ok = np.isfinite(e_new) and e_new <= e0 + 1e-4 * alpha * slope
             self.x_old.copy(self.x)
-            if np.isfinite(r_new) and (
-                r_new <= (1.0 - 1e-4 * alpha) * r
-                or (e_new is not None and np.isfinite(e_new)
-                    and e_new <= e0 + 1e-4 * alpha * slope)):
+            if ok:
                 return alpha, r_new
             alpha *= 0.5
         self._sync(self.x)
