@@ -7,6 +7,8 @@
     python benchmarks/perf.py --creep-solver fieldsplit --resolutions coarse medium fine --ranks 1
     python benchmarks/perf.py --newton standard     # Newton without the primal-dual linearisation
     python benchmarks/perf.py --creep-degree 3 --resolutions lean --ranks 2 --repeat 5
+    python benchmarks/perf.py --creep-solver fieldsplit --resolutions medium \
+        --refine 1 1.5 2.25 3.375 --ranks 2 --jit warm    # refinement ladder up to 1.2e6 DOFs
 
 Each configuration runs twice in a fresh process under ``mpirun``: first with an empty FFCx/JIT
 cache (cold), then with the cache it filled (warm), ``--repeat`` times (the median of the warm
@@ -15,7 +17,9 @@ runs is printed too: on a shared machine single timings scatter by ±10 %). Prin
 criterion, and the setup that includes JIT compilation), peak memory per rank, DOFs, Newton and
 linear iterations. ``--paper-benchmark`` also runs ``contour-fem benchmark zhang2024`` twice in
 fresh folders, with an empty JIT cache and then with the cache it filled, and reports both wall
-times. Times are measured here, never asserted in tests.
+times. ``--refine F ...`` divides every size of each preset (interface, far field and growth
+rate) by F: a uniform refinement of the same mesh family, for iteration counts against DOFs.
+Times are measured here, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ def worker(args) -> None:
     from contour_fem.criterion import flat_reference, pointwise_critical_current
     from contour_fem.current import CurrentProblem
     from contour_fem.geometry import CellSpec, EggBox
+    from contour_fem.geometry.cell import RESOLUTIONS
     from contour_fem.mesh import create_cell_mesh
     from contour_fem.parameters import Creep, Criterion, Electrolyte, Kinetics, Operating
 
@@ -62,7 +67,11 @@ def worker(args) -> None:
         return out
 
     t_all = time.perf_counter()
-    cm = stage("mesh", lambda: create_cell_mesh(comm, topo, CellSpec(resolution=args.resolution)))
+    base = RESOLUTIONS[args.resolution]
+    r, period = args.refine[0], topo.period
+    spec = CellSpec(resolution=args.resolution, interface_size=base.interface * period / r,
+                    far_size=base.far * period / r, growth=base.growth / r)
+    cm = stage("mesh", lambda: create_cell_mesh(comm, topo, spec))
     op = Operating()
     cur_p = stage("current_setup_jit", lambda: CurrentProblem(cm, Electrolyte(), Kinetics(),
                                                                op.temperature))
@@ -83,11 +92,13 @@ def worker(args) -> None:
     peak = comm.gather(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, root=0)
     if comm.rank == 0:
         record = {
-            "resolution": args.resolution, "ranks": comm.size, "jit": args.jit,
+            "resolution": args.resolution, "refine": r, "ranks": comm.size, "jit": args.jit_state,
             "creep_solver": args.creep_solver,
             "ndofs_current": cur.ndofs, "ndofs_creep": crp.ndofs,
             "current_iterations": cur.iterations, "newton_iterations": crp.newton_iterations,
             "linear_iterations": crp.linear_iterations,
+            "linear_iterations_per_step": [h["linear_iterations"] / max(h["iterations"], 1)
+                                           for h in crp.history],
             "factorizations": sum(h["factorizations"] for h in crp.history),
             "newton": args.newton, "creep_degree": args.creep_degree,
             "peak_memory_MiB_per_rank": peak, "times_s": times,
@@ -96,11 +107,12 @@ def worker(args) -> None:
         Path(args.json).write_text(json.dumps(record, indent=1))
 
 
-def run(resolution: str, ranks: int, jit: str, cache: Path, args) -> dict:
+def run(resolution: str, refine: float, ranks: int, jit: str, cache: Path, args) -> dict:
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     cmd = [str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "mpi4py", __file__,
-           "--worker", "--resolution", resolution, "--jit", jit, "--json", str(out),
+           "--worker", "--resolution", resolution, "--refine", str(refine), "--jit-state", jit,
+           "--json", str(out),
            "--creep-solver", args.creep_solver, "--newton", args.newton,
            "--creep-degree", str(args.creep_degree)]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -132,6 +144,10 @@ def main() -> int:
     p.add_argument("--newton", default="primal-dual", help="primal-dual or standard")
     p.add_argument("--creep-degree", type=int, default=2, choices=(2, 3),
                    help="velocity degree of the creep Taylor–Hood pair")
+    p.add_argument("--refine", nargs="+", type=float, default=[1.0],
+                   help="uniform refinement factors applied to each resolution")
+    p.add_argument("--jit", choices=("both", "warm"), default="both",
+                   help="warm: fill the JIT cache with an untimed lean run first, no cold run")
     p.add_argument("--repeat", type=int, default=1, help="warm runs per configuration")
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--benchmark-summary", help="summary.json of a benchmark run, for its time")
@@ -140,7 +156,7 @@ def main() -> int:
     p.add_argument("--paper-benchmark-ranks", type=int, default=2)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--resolution", help=argparse.SUPPRESS)
-    p.add_argument("--jit", help=argparse.SUPPRESS)
+    p.add_argument("--jit-state", help=argparse.SUPPRESS)
     p.add_argument("--json", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -149,28 +165,35 @@ def main() -> int:
     if args.repeat < 1:
         p.error(f"--repeat must be >= 1, got {args.repeat}")
     rows = []
-    for res in args.resolutions:
-        for ranks in args.ranks:
-            with tempfile.TemporaryDirectory() as cache:
-                for jit in ("cold", *["warm"] * args.repeat):
-                    rec = run(res, ranks, jit, Path(cache), args)
-                    rows.append(rec)
-                    t = rec["times_s"]
-                    print(f"{res:7s} {ranks} rank(s) {jit:4s} JIT: total {t['total']:7.2f} s | "
-                          f"mesh {t['mesh']:.2f}, current {t['current_setup_jit']:.2f}+"
-                          f"{t['current_solve']:.2f}, creep {t['creep_setup_jit']:.2f}+"
-                          f"{t['creep_solve']:.2f}, criterion {t['criterion']:.3f} | DOFs "
-                          f"{rec['ndofs_current']}/{rec['ndofs_creep']} | Newton "
-                          f"{rec['newton_iterations']} ({rec['factorizations']} factorised), "
-                          f"linear {rec['linear_iterations']} | peak "
-                          f"{max(rec['peak_memory_MiB_per_rank']):.0f} MiB/rank", flush=True)
-            if args.repeat > 1:
-                warm = [r["times_s"] for r in rows[-args.repeat:]]
-                print(f"{res:7s} {ranks} rank(s) warm JIT, median of {args.repeat}: total "
-                      f"{statistics.median(t['total'] for t in warm):7.2f} s, creep solve "
-                      f"{statistics.median(t['creep_solve'] for t in warm):.2f} s "
-                      f"(range {min(t['creep_solve'] for t in warm):.2f}–"
-                      f"{max(t['creep_solve'] for t in warm):.2f} s)", flush=True)
+    configs = [(res, f, n) for res in args.resolutions for f in args.refine for n in args.ranks]
+    shared = tempfile.TemporaryDirectory()
+    if args.jit == "warm" and configs:
+        run("lean", 1.0, 1, "warm-up", Path(shared.name), args)  # compiles every form once
+    for res, refine, ranks in configs:
+        label = res if refine == 1.0 else f"{res}/{refine:g}"
+        with tempfile.TemporaryDirectory() as own:
+            cache = shared.name if args.jit == "warm" else own
+            for jit in ["cold"] * (args.jit == "both") + ["warm"] * args.repeat:
+                rec = run(res, refine, ranks, jit, Path(cache), args)
+                rows.append(rec)
+                t = rec["times_s"]
+                per_step = ", ".join(f"{x:.0f}" for x in rec["linear_iterations_per_step"])
+                print(f"{label:9s} {ranks} rank(s) {jit:4s} JIT: total {t['total']:7.2f} s | "
+                      f"mesh {t['mesh']:.2f}, current {t['current_setup_jit']:.2f}+"
+                      f"{t['current_solve']:.2f}, creep {t['creep_setup_jit']:.2f}+"
+                      f"{t['creep_solve']:.2f}, criterion {t['criterion']:.3f} | DOFs "
+                      f"{rec['ndofs_current']}/{rec['ndofs_creep']} | Newton "
+                      f"{rec['newton_iterations']} ({rec['factorizations']} factorised), "
+                      f"linear {rec['linear_iterations']} ({per_step} per Newton step) | peak "
+                      f"{max(rec['peak_memory_MiB_per_rank']):.0f} MiB/rank", flush=True)
+        if args.repeat > 1:
+            warm = [r["times_s"] for r in rows[-args.repeat:]]
+            print(f"{label:9s} {ranks} rank(s) warm JIT, median of {args.repeat}: total "
+                  f"{statistics.median(t['total'] for t in warm):7.2f} s, creep solve "
+                  f"{statistics.median(t['creep_solve'] for t in warm):.2f} s "
+                  f"(range {min(t['creep_solve'] for t in warm):.2f}–"
+                  f"{max(t['creep_solve'] for t in warm):.2f} s)", flush=True)
+    shared.cleanup()
     summary = {"cases": rows}
     if args.benchmark_summary:
         bench = json.loads(Path(args.benchmark_summary).read_text())
@@ -182,8 +205,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "perf.json").write_text(json.dumps(summary, indent=1))
-    keys = ["resolution", "ranks", "jit", "newton", "creep_degree", "ndofs_current", "ndofs_creep",
-            "newton_iterations", "factorizations", "linear_iterations"]
+    keys = ["resolution", "refine", "ranks", "jit", "newton", "creep_degree", "ndofs_current",
+            "ndofs_creep", "newton_iterations", "factorizations", "linear_iterations"]
     stages = list(rows[0]["times_s"]) if rows else []
     with (out / "perf.csv").open("w", newline="") as fh:
         w = csv.writer(fh)

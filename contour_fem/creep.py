@@ -50,19 +50,14 @@ from contour_fem.fem_utils import (
 from contour_fem.mesh import CellMesh
 from contour_fem.parameters import Creep, Operating
 from contour_fem.solvers import CREEP_PRESETS, NewtonSolver, compile_form, preset
+from contour_fem.stokes_pc import StokesPreconditioner
 
 log = logging.getLogger(__name__)
 
 PlatingInput = dolfinx.fem.Function | Callable[[np.ndarray], np.ndarray]
 NEWTON_VARIANTS = ("primal-dual", "standard")
-
-
-def _orthonormalize(vecs: list) -> None:
-    """Modified Gram–Schmidt on PETSc vectors (a near-null-space must be orthonormal)."""
-    for i, v in enumerate(vecs):
-        for w in vecs[:i]:
-            v.axpy(-v.dot(w), w)
-        v.normalize()
+# Side faces and the velocity component that vanishes on each (mirror symmetry).
+MIRROR_PLANES = (("side_x0", 0), ("side_x1", 0), ("side_y0", 1), ("side_y1", 1))
 
 
 def _dof_pairs(sub: dolfinx.fem.FunctionSpace, space: dolfinx.fem.FunctionSpace) -> np.ndarray:
@@ -239,22 +234,16 @@ class CreepProblem:
         dw = ufl.TrialFunction(W)
         J = self._jacobian(dw) + ufl.derivative(F_rest, self.w, dw)
         self.bcs = self._boundary_conditions()
-        precond = None
-        if solver == "fieldsplit":
-            # Schur complement ≈ −(1/η̂) pressure mass matrix (variable-viscosity Stokes).
-            u, _ = ufl.split(self.w)
-            _, dp = ufl.split(dw)
-            _, q = ufl.TestFunctions(W)
-            precond = J - dp * q / self._viscosity(u) * self._dx_q()
-        self.newton = NewtonSolver(F, self.w, self.bcs, prefix=prefix,
-                                   options=preset(CREEP_PRESETS, solver), jacobian=J,
-                                   preconditioner=precond, rtol=rtol,
-                                   max_it=max_it, lag_factorization=True,
+        options = preset(CREEP_PRESETS, solver)
+        self.pc = None
+        self.newton = NewtonSolver(F, self.w, self.bcs, prefix=prefix, options=options,
+                                   jacobian=J, on_jacobian=self._update_pc,
+                                   rtol=rtol, max_it=max_it, lag_factorization=True,
                                    energy=self._energy() if self._energy_applies() else None)
         self._warm = False  # True once a solution at the target exponent exists
         self.max_halvings = 6
         if solver == "fieldsplit":
-            self._setup_fieldsplit(self.newton.ksp.getPC())
+            self.pc = self._block_preconditioner(prefix, options)
 
     # -- forms -------------------------------------------------------------------------------
     def _viscosity(self, u):
@@ -322,8 +311,6 @@ class CreepProblem:
         du, _ = ufl.split(dw)
         v, _ = ufl.TestFunctions(self.W)
         d_hat, _ = self._strain_direction(u)
-        dd = ufl.sym(ufl.grad(du))
-        m = (1 - self.n_exp) / self.n_exp
         direction = d_hat
         if self.newton_variant == "primal-dual":
             element = basix.ufl.quadrature_element(self.sub.mesh.basix_cell(), value_shape=(3, 3),
@@ -336,8 +323,18 @@ class CreepProblem:
             self._dual_start = dolfinx.fem.Expression(d_hat, points)
             self._dual_next = dolfinx.fem.Expression(self._dual_update(u), points)
             direction = self.dual
+        self._direction = direction
+        return self._viscous_tangent(du, v)
+
+    def _viscous_tangent(self, du, v):
+        """The linearised viscous term for any velocity trial and test functions."""
+        u, _ = ufl.split(self.w)
+        d_hat, _ = self._strain_direction(u)
+        dd = ufl.sym(ufl.grad(du))
+        m = (1 - self.n_exp) / self.n_exp
+        S = self._direction
         # Symmetrised like the exact Hessian of Ψ̂; positive definite as |S| ≤ 1 and m > −1.
-        lin = dd + 0.5 * m * (ufl.inner(d_hat, dd) * direction + ufl.inner(direction, dd) * d_hat)
+        lin = dd + 0.5 * m * (ufl.inner(d_hat, dd) * S + ufl.inner(S, dd) * d_hat)
         return 2.0 * self._viscosity(u) * ufl.inner(lin, ufl.sym(ufl.grad(v))) * self._dx_q()
 
     def _dual_update(self, u):
@@ -361,6 +358,8 @@ class CreepProblem:
     def destroy(self) -> None:
         """Free the PETSc solver objects (they hold callbacks into this object)."""
         self.newton.destroy()
+        if self.pc is not None:
+            self.pc.destroy()
 
     def _cell_size(self) -> dolfinx.fem.Function:
         """Cell diameters as a DG0 function (CellDiameter is unsupported on curved cells)."""
@@ -375,11 +374,12 @@ class CreepProblem:
     def _boundary_conditions(self):
         W, V, sub = self.W, self.V, self.sub
         bcs = []
+        self._pin_q = None
         if self.creep.slip == "no-slip":
             dofs = dolfinx.fem.locate_dofs_topological((W.sub(0), V), 2, sub.facets("interface"))
             bcs.append(dolfinx.fem.dirichletbc(self.g, dofs, W.sub(0)))
         zero = dolfinx.fem.Function(self.S2)
-        for name, comp in (("side_x0", 0), ("side_x1", 0), ("side_y0", 1), ("side_y1", 1)):
+        for name, comp in MIRROR_PLANES:
             dofs = dolfinx.fem.locate_dofs_topological((W.sub(0).sub(comp), self.S2), 2,
                                                        sub.facets(name))
             bcs.append(dolfinx.fem.dirichletbc(zero, dofs, W.sub(0).sub(comp)))
@@ -397,40 +397,43 @@ class CreepProblem:
                     np.abs(x[2] - zb) < tol)
 
             pdofs = dolfinx.fem.locate_dofs_geometrical((W.sub(1), self.Q), corner)
+            self._pin_q = pdofs[1]
             bcs.append(dolfinx.fem.dirichletbc(dolfinx.fem.Function(self.Q), pdofs, W.sub(1)))
         return bcs
 
-    def _setup_fieldsplit(self, pc) -> None:
-        """Velocity/pressure index sets; rigid-body near-null-space for GAMG on the velocity."""
-        W = self.W
-        imap = W.dofmap.index_map
-        start = imap.local_range[0]
-        # Velocity: owned W dofs in V's order, node by node (x, y, z consecutive).
-        nodes = self.V.dofmap.index_map.size_local
-        v_local = self.v_map[: nodes * 3]
-        order = np.argsort(v_local, kind="stable")
-        is_u = PETSc.IS().createGeneral((v_local[order] + start).astype(np.int32),
-                                        comm=self.comm)
-        is_u.setBlockSize(3)
-        xyz = self.V.tabulate_dof_coordinates()[:nodes]
-        node, comp = order // 3, order % 3
-        x = (xyz[node] - xyz.mean(axis=0)) / self.length
-        modes = [(comp == c).astype(float) for c in range(3)]
-        for a, b in ((0, 1), (1, 2), (2, 0)):  # rotations in the (a, b) planes
-            m = np.zeros(len(order))
-            m[comp == a] = -x[comp == a, b]
-            m[comp == b] = x[comp == b, a]
-            modes.append(m)
-        vecs = []
-        for m in modes:
-            v = PETSc.Vec().createMPI((len(order), PETSc.DECIDE), comm=self.comm)
-            v.setArray(m)
-            vecs.append(v)
-        _orthonormalize(vecs)
-        is_u.compose("nearnullspace", PETSc.NullSpace().create(vectors=vecs, comm=self.comm))
-        p_local = np.sort(self.p_map[self.p_map < imap.size_local])
-        is_p = PETSc.IS().createGeneral((p_local + start).astype(np.int32), comm=self.comm)
-        pc.setFieldSplitIS(("u", is_u), ("p", is_p))
+    def _constrained(self, space: dolfinx.fem.FunctionSpace) -> np.ndarray:
+        """Local (unrolled) dofs of a 3-vector space that carry Dirichlet data."""
+        comps = [(name, (c,)) for name, c in MIRROR_PLANES]
+        if self.creep.slip == "no-slip":
+            comps.append(("interface", (0, 1, 2)))
+        if self.creep.bottom == "plate":
+            comps.append(("lithium_bottom", (0, 1, 2)))
+        dofs = [dolfinx.fem.locate_dofs_topological(space.sub(c), 2, self.sub.facets(name))
+                for name, cs in comps for c in cs]
+        return np.unique(np.concatenate(dofs)).astype(np.int32)
+
+    def _block_preconditioner(self, prefix: str, options) -> StokesPreconditioner:
+        """Schur matrix −(1/η̂)·M_p on Q and the viscous tangent rediscretised on P1 velocity."""
+        u, _ = ufl.split(self.w)
+        p, q = ufl.TrialFunction(self.Q), ufl.TestFunction(self.Q)
+        schur = -p * q / self._viscosity(u) * self._dx_q()
+        msh = self.sub.mesh
+        V1 = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (3,)))
+        du, v = ufl.TrialFunction(V1), ufl.TestFunction(V1)
+        coarse = self._viscous_tangent(du, v)
+        if self.creep.slip == "free-slip":  # the Nitsche penalty carries u·n on the interface
+            n, h = self.normal, self._cell_size()
+            ds_q = self.ds_if(metadata={"quadrature_degree": self.quad_degree})
+            coarse += (self.nitsche_penalty * self._viscosity(u) / h * ufl.dot(du, n)
+                       * ufl.dot(v, n) * ds_q)
+        pin = self._pin_q if self._pin_q is not None else np.empty(0, dtype=np.int32)
+        return StokesPreconditioner(self.newton.ksp, self.V, self.v_map, self.Q, self.p_map,
+                                    schur, pin, coarse, V1, self._constrained, self.length,
+                                    prefix, options)
+
+    def _update_pc(self) -> None:
+        if self.pc is not None:
+            self.pc.update()
 
     # -- solve -------------------------------------------------------------------------------
     def set_plating(self, plating: PlatingInput, geometric_current: float) -> None:

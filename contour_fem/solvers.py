@@ -79,10 +79,11 @@ CREEP_PRESETS: dict[str, dict[str, object]] = {
         "mat_mumps_icntl_14": 200,
         "mat_mumps_icntl_24": 1,
     },
-    # Block-triangular Schur preconditioner: GAMG on velocity (rigid-body near-null-space),
-    # Jacobi on the viscosity-weighted pressure mass matrix.
+    # Block-triangular Schur preconditioner, set up in contour_fem.stokes_pc. It is a fixed linear
+    # operator, so plain GMRES will do; restarts stall it (GMRES(50): 1000 iterations, no result).
     "fieldsplit": {
-        "ksp_type": "fgmres",
+        "ksp_type": "gmres",
+        "ksp_pc_side": "right",
         "ksp_rtol": 1e-6,
         "ksp_atol": 0.0,
         "ksp_max_it": 1000,
@@ -90,13 +91,18 @@ CREEP_PRESETS: dict[str, dict[str, object]] = {
         "pc_type": "fieldsplit",
         "pc_fieldsplit_type": "schur",
         "pc_fieldsplit_schur_fact_type": "upper",
-        "pc_fieldsplit_schur_precondition": "a11",
         "fieldsplit_u_ksp_type": "preonly",
-        "fieldsplit_u_pc_type": "gamg",
-        "fieldsplit_u_pc_gamg_threshold": 0.02,
-        "fieldsplit_u_pc_gamg_square_graph": 0,
-        "fieldsplit_u_mg_levels_ksp_type": "chebyshev",
-        "fieldsplit_u_mg_levels_pc_type": "jacobi",
+        "fieldsplit_u_pc_type": "mg",
+        "fieldsplit_u_pc_mg_levels": 2,
+        "fieldsplit_u_pc_mg_galerkin": "none",
+        "fieldsplit_u_mg_levels_ksp_type": "richardson",
+        "fieldsplit_u_mg_levels_ksp_max_it": 1,
+        "fieldsplit_u_mg_levels_pc_type": "sor",
+        "fieldsplit_u_mg_coarse_ksp_type": "preonly",
+        "fieldsplit_u_mg_coarse_pc_type": "gamg",
+        "fieldsplit_u_mg_coarse_pc_gamg_threshold": 0.02,
+        "fieldsplit_u_mg_coarse_mg_levels_ksp_type": "richardson",
+        "fieldsplit_u_mg_coarse_mg_levels_pc_type": "sor",
         "fieldsplit_p_ksp_type": "preonly",
         "fieldsplit_p_pc_type": "jacobi",
     },
@@ -223,7 +229,8 @@ class NewtonSolver:
         prefix: PETSc options prefix (unique per problem).
         options: KSP/PC options set under the prefix.
         jacobian: Bilinear form used as the Jacobian (default: the Gâteaux derivative of F).
-        preconditioner: Optional bilinear form assembled as the preconditioning matrix.
+        on_jacobian: Called after every Jacobian assembly, with ``u`` at the iterate (e.g. to
+            refresh auxiliary preconditioner matrices).
         rtol: Converged when ‖F‖ ≤ rtol·‖F₀‖ ...
         atol: ... or ‖F‖ ≤ atol.
         max_it: Newton steps allowed.
@@ -237,16 +244,16 @@ class NewtonSolver:
     """
 
     def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object],
-                 jacobian=None, preconditioner=None, rtol: float = 1e-10, atol: float = 1e-14,
-                 max_it: int = 40, lag_factorization: bool = False, lag_ratio: float = 0.2,
+                 jacobian=None, on_jacobian: Callable[[], None] | None = None,
+                 rtol: float = 1e-10, atol: float = 1e-14, max_it: int = 40,
+                 lag_factorization: bool = False, lag_ratio: float = 0.2,
                  min_step: float = 2.0**-10, energy=None):
         self.u, self.bcs = u, bcs
         self.F = compile_form(residual)
         self.E = None if energy is None else compile_form(energy)
         self.J = compile_form(jacobian if jacobian is not None else ufl.derivative(residual, u))
         self.A = fem_petsc.create_matrix(self.J)
-        self.P = None if preconditioner is None else compile_form(preconditioner)
-        self.Pmat = None if self.P is None else fem_petsc.create_matrix(self.P)
+        self.on_jacobian = on_jacobian
         V = u.function_space
         self.b = fem_petsc.create_vector(V)
         self.x = fem_petsc.create_vector(V)
@@ -257,7 +264,7 @@ class NewtonSolver:
         self._factored = False
         self.ksp = PETSc.KSP().create(self.A.getComm())
         self.ksp.setOptionsPrefix(prefix)
-        self.ksp.setOperators(self.A, self.A if self.Pmat is None else self.Pmat)
+        self.ksp.setOperators(self.A)
         self.prefix, self.options = prefix, dict(options)
         with PrefixedOptions(prefix, options):
             self.ksp.setFromOptions()
@@ -283,10 +290,8 @@ class NewtonSolver:
         self.A.zeroEntries()
         fem_petsc.assemble_matrix(self.A, self.J, bcs=self.bcs)
         self.A.assemble()
-        if self.P is not None:
-            self.Pmat.zeroEntries()
-            fem_petsc.assemble_matrix(self.Pmat, self.P, bcs=self.bcs)
-            self.Pmat.assemble()
+        if self.on_jacobian is not None:
+            self.on_jacobian()
 
     def _linear_solve(self, reuse: bool) -> tuple[int, bool]:
         """δ from J·δ = −F (F in ``b``); returns (iterations, whether the factors were rebuilt)."""
@@ -396,6 +401,6 @@ class NewtonSolver:
 
     def destroy(self) -> None:
         """Free the PETSc objects."""
-        for obj in (self.ksp, self.A, self.Pmat, self.b, self.x, self.x_old):
+        for obj in (self.ksp, self.A, self.b, self.x, self.x_old):
             if obj is not None:
                 obj.destroy()

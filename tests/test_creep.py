@@ -206,11 +206,13 @@ def test_initial_guess_from_another_problem_gives_the_same_solution(eggbox_case,
     second.destroy()
 
 
-def test_iterative_solver_matches_direct_solver(eggbox_case):
+@pytest.mark.parametrize("slip", ["no-slip", "free-slip"])
+def test_iterative_solver_matches_direct_solver(eggbox_case, slip):
     cm, cur = eggbox_case
     dp = {}
     for k, solver in enumerate(CREEP_PRESETS):
-        prob = CreepProblem(cm, Creep(), Operating(), solver=solver, prefix=f"creep_s{k}_")
+        prob = CreepProblem(cm, Creep(slip=slip), Operating(), solver=solver,
+                            prefix=f"creep_s{k}_")
         res = prob.solve(cur.interface_current, I_REF)
         dp[solver] = res.dp_max
         prob.destroy()
@@ -241,8 +243,8 @@ def test_newton_converges_for_steep_and_sharp_samples(topo, slip):
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("degree", [2, 3])
-def test_serial_equals_parallel(degree):
+@pytest.mark.parametrize(("degree", "solver"), [(2, "mumps"), (3, "mumps"), (2, "fieldsplit")])
+def test_serial_equals_parallel(degree, solver):
     comm = MPI.COMM_WORLD
     if comm.size < 2:
         pytest.skip("needs mpirun -n 2")
@@ -251,9 +253,10 @@ def test_serial_equals_parallel(degree):
     for name, c in (("par", comm), ("ser", MPI.COMM_SELF)):
         cm = create_cell_mesh(c, topo, CellSpec(resolution="coarse"))
         cur = solve_current(cm, Electrolyte(), Kinetics(), I_REF)
-        prob = CreepProblem(cm, Creep(), Operating(), degree=degree)
+        prob = CreepProblem(cm, Creep(), Operating(), degree=degree, solver=solver)
         res = prob.solve(cur.interface_current, I_REF)
         out[name] = (res.dp_max, res.dp_min, res.plate_velocity)
+        prob.destroy()
     for a, b in zip(out["par"], out["ser"], strict=True):
         assert a == pytest.approx(b, rel=1e-6)
 

@@ -7,7 +7,7 @@ import pytest
 
 from contour_fem.errors import InputError
 from contour_fem.geometry import CellSpec, EggBox, Flat, Frustum, Pyramid
-from contour_fem.mesh import create_cell_mesh
+from contour_fem.mesh import _bisect, create_cell_mesh
 
 S = 150e-6
 UM = 1e-6
@@ -116,3 +116,25 @@ def test_serial_and_parallel_meshes_agree():
     assert par.volume("lithium") == pytest.approx(ser.volume("lithium"), rel=1e-12)
     # Each rank holds part of the mesh.
     assert par.mesh.topology.index_map(3).size_local < ser.mesh.topology.index_map(3).size_local
+
+
+@pytest.mark.parametrize("nparts", [2, 3, 5])
+def test_coordinate_bisection_gives_equal_compact_parts(nparts):
+    pts = np.random.default_rng(1).uniform(size=(1000, 3)) * [1.0, 1.0, 4.0]
+    dest = _bisect(pts, nparts)
+    sizes = np.bincount(dest, minlength=nparts)
+    assert sizes.max() - sizes.min() <= 1
+    if nparts == 2:  # one cut across the longest (z) extent
+        assert pts[dest == 0, 2].max() <= pts[dest == 1, 2].min()
+
+
+@pytest.mark.mpi
+def test_each_region_is_spread_evenly_over_the_ranks():
+    comm = MPI.COMM_WORLD
+    if comm.size < 2:
+        pytest.skip("needs mpirun -n 2")
+    cm = create_cell_mesh(comm, EggBox(height=25 * UM, period=S), CellSpec(resolution="coarse"))
+    for region in ("lithium", "electrolyte"):
+        owned = comm.allgather(cm.submesh(region).mesh.topology.index_map(3).size_local)
+        # A graph partitioner put 93 % of the lithium cells on one of two ranks.
+        assert max(owned) <= 1.05 * sum(owned) / comm.size, (region, owned)
