@@ -136,6 +136,35 @@ def paper_benchmark(ranks: int) -> dict:
     return {"ranks": ranks, "wall_time_s": times}
 
 
+def run_configuration(res: str, refine: float, ranks: int, shared: str, args) -> list[dict]:
+    """Cold (unless ``--jit warm``) and warm runs of one configuration, printed as they finish."""
+    rows = []
+    label = res if refine == 1.0 else f"{res}/{refine:g}"
+    with tempfile.TemporaryDirectory() as own:
+        cache = shared if args.jit == "warm" else own
+        for jit in ["cold"] * (args.jit == "both") + ["warm"] * args.repeat:
+            rec = run(res, refine, ranks, jit, Path(cache), args)
+            rows.append(rec)
+            t = rec["times_s"]
+            per_step = ", ".join(f"{x:.0f}" for x in rec["linear_iterations_per_step"])
+            print(f"{label:9s} {ranks} rank(s) {jit:4s} JIT: total {t['total']:7.2f} s | "
+                  f"mesh {t['mesh']:.2f}, current {t['current_setup_jit']:.2f}+"
+                  f"{t['current_solve']:.2f}, creep {t['creep_setup_jit']:.2f}+"
+                  f"{t['creep_solve']:.2f}, criterion {t['criterion']:.3f} | DOFs "
+                  f"{rec['ndofs_current']}/{rec['ndofs_creep']} | Newton "
+                  f"{rec['newton_iterations']} ({rec['factorizations']} factorised), "
+                  f"linear {rec['linear_iterations']} ({per_step} per Newton step) | peak "
+                  f"{max(rec['peak_memory_MiB_per_rank']):.0f} MiB/rank", flush=True)
+    if args.repeat > 1:
+        warm = [r["times_s"] for r in rows[-args.repeat:]]
+        print(f"{label:9s} {ranks} rank(s) warm JIT, median of {args.repeat}: total "
+              f"{statistics.median(t['total'] for t in warm):7.2f} s, creep solve "
+              f"{statistics.median(t['creep_solve'] for t in warm):.2f} s "
+              f"(range {min(t['creep_solve'] for t in warm):.2f}–"
+              f"{max(t['creep_solve'] for t in warm):.2f} s)", flush=True)
+    return rows
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--resolutions", nargs="*", default=["medium", "fine"])
@@ -164,36 +193,15 @@ def main() -> int:
         return 0
     if args.repeat < 1:
         p.error(f"--repeat must be >= 1, got {args.repeat}")
+    if not all(f > 0 for f in args.refine):
+        p.error(f"--refine factors must be > 0, got {args.refine}")
     rows = []
     configs = [(res, f, n) for res in args.resolutions for f in args.refine for n in args.ranks]
-    shared = tempfile.TemporaryDirectory()
-    if args.jit == "warm" and configs:
-        run("lean", 1.0, 1, "warm-up", Path(shared.name), args)  # compiles every form once
-    for res, refine, ranks in configs:
-        label = res if refine == 1.0 else f"{res}/{refine:g}"
-        with tempfile.TemporaryDirectory() as own:
-            cache = shared.name if args.jit == "warm" else own
-            for jit in ["cold"] * (args.jit == "both") + ["warm"] * args.repeat:
-                rec = run(res, refine, ranks, jit, Path(cache), args)
-                rows.append(rec)
-                t = rec["times_s"]
-                per_step = ", ".join(f"{x:.0f}" for x in rec["linear_iterations_per_step"])
-                print(f"{label:9s} {ranks} rank(s) {jit:4s} JIT: total {t['total']:7.2f} s | "
-                      f"mesh {t['mesh']:.2f}, current {t['current_setup_jit']:.2f}+"
-                      f"{t['current_solve']:.2f}, creep {t['creep_setup_jit']:.2f}+"
-                      f"{t['creep_solve']:.2f}, criterion {t['criterion']:.3f} | DOFs "
-                      f"{rec['ndofs_current']}/{rec['ndofs_creep']} | Newton "
-                      f"{rec['newton_iterations']} ({rec['factorizations']} factorised), "
-                      f"linear {rec['linear_iterations']} ({per_step} per Newton step) | peak "
-                      f"{max(rec['peak_memory_MiB_per_rank']):.0f} MiB/rank", flush=True)
-        if args.repeat > 1:
-            warm = [r["times_s"] for r in rows[-args.repeat:]]
-            print(f"{label:9s} {ranks} rank(s) warm JIT, median of {args.repeat}: total "
-                  f"{statistics.median(t['total'] for t in warm):7.2f} s, creep solve "
-                  f"{statistics.median(t['creep_solve'] for t in warm):.2f} s "
-                  f"(range {min(t['creep_solve'] for t in warm):.2f}–"
-                  f"{max(t['creep_solve'] for t in warm):.2f} s)", flush=True)
-    shared.cleanup()
+    with tempfile.TemporaryDirectory() as shared:
+        if args.jit == "warm" and configs:
+            run("lean", 1.0, 1, "warm-up", Path(shared), args)  # compiles every form once
+        for res, refine, ranks in configs:
+            rows += run_configuration(res, refine, ranks, shared, args)
     summary = {"cases": rows}
     if args.benchmark_summary:
         bench = json.loads(Path(args.benchmark_summary).read_text())
