@@ -45,14 +45,13 @@ def worker(args) -> None:
 
     from mpi4py import MPI
 
-    from contour_fem.case import _interface_pairs
-    from contour_fem.creep import CreepProblem
-    from contour_fem.criterion import flat_reference, pointwise_critical_current
-    from contour_fem.current import CurrentProblem
-    from contour_fem.geometry import CellSpec, EggBox
-    from contour_fem.geometry.cell import RESOLUTIONS
+    from contour_fem.geometry import RESOLUTIONS, CellSpec, EggBox
     from contour_fem.mesh import create_cell_mesh
-    from contour_fem.parameters import Creep, Criterion, Electrolyte, Kinetics, Operating
+    from contour_fem.physics.coupling import interface_pairs
+    from contour_fem.physics.creep import CreepProblem
+    from contour_fem.physics.criterion import flat_reference, pointwise_critical_current
+    from contour_fem.physics.current import CurrentProblem
+    from contour_fem.physics.parameters import Creep, Criterion, Electrolyte, Kinetics, Operating
 
     comm = MPI.COMM_WORLD
     topo = EggBox(height=25e-6, period=150e-6)
@@ -84,7 +83,7 @@ def worker(args) -> None:
 
     def criterion():
         ref = flat_reference(Criterion(), Creep(), op)
-        f, dp, _ = _interface_pairs(cur_p, cur, crp)
+        f, dp, _ = interface_pairs(cur_p, cur, crp)
         return pointwise_critical_current(f, dp, ref, Creep().exponent, op.reference_current)
 
     stage("criterion", criterion)
@@ -127,7 +126,7 @@ def paper_benchmark(ranks: int) -> dict:
         for jit in ("cold", "warm"):
             out = Path(runs) / jit  # a fresh folder each time: no case is reused
             cmd = [str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "mpi4py", "-m",
-                   "contour_fem.cli", "-q", "benchmark", "zhang2024", "--out", str(out)]
+                   "contour_fem", "-q", "benchmark", "zhang2024", "--out", str(out)]
             subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
             bench = json.loads((out / "summary.json").read_text())
             times[jit] = bench["wall_time_s"]

@@ -1,61 +1,85 @@
-"""One case end to end: mesh → current distribution → creep → criterion (MODEL.md §2–5)."""
+"""One case end to end: mesh → current distribution → creep → criterion (docs/model.md §2–5).
+
+:class:`Case` is everything that defines a computation (SI dataclasses), :func:`run_case` runs it
+on a communicator and returns a :class:`CaseResult`, whose :meth:`~CaseResult.to_json` is the
+``result.json`` contract. Writing results to files is the ``io`` layer's job.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from mpi4py import MPI
 
-import dolfinx
 import numpy as np
-from scipy.optimize import brentq
 
-from contour_fem.constants import FARADAY, MA_PER_CM2
-from contour_fem.creep import CreepProblem, CreepResult
-from contour_fem.criterion import (
-    FlatReference,
-    flat_reference,
-    growth_current,
-    pointwise_critical_current,
-)
-from contour_fem.current import CurrentProblem, CurrentResult
-from contour_fem.errors import ConvergenceError, InputError
-from contour_fem.fem_utils import global_argmax, owned
-from contour_fem.geometry.cell import CellSpec
+from contour_fem.core.errors import InputError
+from contour_fem.core.params import param, validate
+from contour_fem.core.provenance import versions
+from contour_fem.core.units import MA_CM2, MPA, ONE, PER_MPA, UM, UM_DIGITS, Unit
+from contour_fem.fem.petsc import SADDLE_POINT_PRESETS
+from contour_fem.fem.utils import global_argmax
+from contour_fem.geometry.spec import CellSpec, check_cell_count
 from contour_fem.geometry.topography import Topography
 from contour_fem.mesh import CellMesh, create_cell_mesh
-from contour_fem.parameters import Creep, Criterion, Electrolyte, Kinetics, Operating
-from contour_fem.provenance import atomic_write_text, platform_info, versions, write_json
+from contour_fem.physics.coupling import (
+    Coupling,
+    interface_pairs,
+    root_find,
+    solve_current_and_creep,
+)
+from contour_fem.physics.creep import CREEP_DEGREES, NEWTON_VARIANTS, CreepProblem, CreepResult
+from contour_fem.physics.criterion import FlatReference, flat_reference, pointwise_critical_current
+from contour_fem.physics.current import (
+    CURRENT_DEGREES,
+    CURRENT_SOLVERS,
+    CurrentProblem,
+    CurrentResult,
+)
+from contour_fem.physics.parameters import Creep, Criterion, Electrolyte, Kinetics, Operating
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SolverSettings:
-    """Numerical settings of a case (see :mod:`contour_fem.solvers` for the presets)."""
+    """Numerical settings of a case (presets: :mod:`contour_fem.fem.petsc`)."""
 
-    current_solver: str = "cg_gamg"
-    creep_solver: str = "mumps"
-    current_degree: int = 2
-    creep_degree: int = 2  # velocity degree of the Taylor–Hood pair (pressure one lower)
-    quadrature_degree: int | None = None  # creep quadrature; None: 2 × creep_degree
-    regularisation: float = 1e-3  # ε̂₀ relative to the flow's strain-rate scale
-    newton_max_it: int = 40  # creep Newton iterations per continuation step
-    newton: str = "primal-dual"  # creep Newton linearisation (or "standard")
-    coupling: bool = False  # pressure–kinetics coupling (MODEL.md §4)
-    coupling_tol: float = 1e-4  # relative change of i_loc that ends the Picard iteration
-    coupling_max_it: int = 60
-    root_finding: bool = False  # also solve the criterion by re-solving at trial currents
-    primary_reference: bool = True  # also report f_max of the primary distribution
-    root_rtol: float = 1e-9
+    current_solver: str = param("cg_gamg", key="current", kind=str, choices=CURRENT_SOLVERS,
+                                doc="linear solver of the potential")
+    creep_solver: str = param("mumps", key="creep", kind=str,
+                              choices=tuple(SADDLE_POINT_PRESETS),
+                              doc="linear solver inside the creep Newton iteration")
+    current_degree: int = param(2, kind=int, choices=CURRENT_DEGREES,
+                                doc="Lagrange degree of the potential")
+    creep_degree: int = param(2, kind=int, choices=CREEP_DEGREES,
+                              doc="velocity degree k of the Taylor–Hood pair Pk/Pk−1")
+    quadrature_degree: int | None = param(None, kind=int, lo=1, hi=12, nullable=True,
+                                          default_doc="2 × creep_degree",
+                                          doc="quadrature degree of the creep forms")
+    regularisation: float = param(1e-3, unit=ONE, lo=0.0, strict_lo=True, hi=1.0,
+                                  doc="ε̂₀ of the viscosity, relative to the strain-rate scale")
+    newton_max_it: int = param(40, kind=int, lo=1, hi=500,
+                               doc="creep Newton iterations per continuation step")
+    newton: str = param("primal-dual", kind=str, choices=NEWTON_VARIANTS,
+                        doc="linearisation of the creep Newton method")
+    coupling: bool = param(False, kind=bool, doc="pressure–kinetics coupling (docs/model.md §4)")
+    coupling_tol: float = param(1e-4, unit=ONE, lo=0.0, strict_lo=True, hi=0.1,
+                                doc="relative change of i_loc that ends the Picard iteration")
+    coupling_max_it: int = param(60, kind=int, lo=1, hi=1000,
+                                 doc="Picard iterations of the coupling allowed")
+    root_finding: bool = param(False, kind=bool,
+                               doc="also solve the criterion by re-solving at trial currents")
+    primary_reference: bool = param(True, kind=bool,
+                                    doc="also report f_max of the primary distribution")
+    root_rtol: float = param(1e-9, unit=ONE, lo=0.0, strict_lo=True, hi=1e-2,
+                             doc="relative tolerance of the root-finding criterion")
 
     def __post_init__(self):
-        if self.coupling_tol <= 0 or self.root_rtol <= 0 or self.regularisation <= 0:
-            raise InputError("solver tolerances and regularisation must be > 0")
+        validate(self)
 
 
 @dataclass(frozen=True)
@@ -75,11 +99,30 @@ class Case:
     def __post_init__(self):
         if self.solver.coupling and self.kinetics.primary:
             raise InputError("solver.coupling needs kinetics (distribution = 'secondary')")
+        check_cell_count(self.topography, self.cell)  # before any output is staged
+
+
+#: Columns of the interface table (``CaseResult.interface``, ``interface.csv``) and their units.
+INTERFACE_COLUMNS: dict[str, Unit] = {
+    "x_um": UM,
+    "y_um": UM,
+    "z_um": UM,
+    "current_ratio": ONE,
+    "excess_pressure_MPa": MPA,
+    "critical_current_ratio_to_flat": ONE,
+}
 
 
 @dataclass
 class CaseResult:
-    """Outcome of :func:`run_case`; :meth:`to_json` is the ``result.json`` contract."""
+    """Outcome of :func:`run_case`; :meth:`to_json` is the ``result.json`` contract.
+
+    Attributes:
+        interface: The interface nodes at the reference current, every rank: column name →
+            array in the unit its name says (:data:`INTERFACE_COLUMNS`): position, f = i_loc/i_geo,
+            Δp and the pointwise critical current over flat (``inf`` where no crack can grow).
+
+    """
 
     case: Case
     cell: CellMesh
@@ -92,7 +135,7 @@ class CaseResult:
     coupling_current_change: dict | None  # relative changes of f_max and pointwise, at i_ref
     coupling_iterations: int
     root_critical_current: float | None
-    interface_table: np.ndarray | None  # rank 0: x, y, z (m), f, Δp1 (Pa), i_crit/i0 per node
+    interface: dict[str, np.ndarray]
     primary_current_ratio: float | None  # f_max of the primary distribution, same mesh
     timings: dict[str, float]
     ranks: int
@@ -102,9 +145,9 @@ class CaseResult:
         topo = self.case.topography
 
         def um(x: float) -> float:
-            # In µm, rounded to 1e-9 µm: drops SI round-off (24.999999999999996), far below h.
-            return round(x * 1e6, 9)
+            return UM.from_si(x, UM_DIGITS)
 
+        change = self.coupling_current_change
         return {
             "name": self.case.name,
             "topography": topo.kind,
@@ -114,26 +157,21 @@ class CaseResult:
             "area_ratio_exact": topo.area_ratio(),
             "max_current_ratio": self.current.f_max,
             "primary_max_current_ratio": self.primary_current_ratio,
-            "max_excess_pressure_MPa": self.creep.dp_max / 1e6,
-            "min_excess_pressure_MPa": self.creep.dp_min / 1e6,
+            "max_excess_pressure_MPa": MPA.from_si(self.creep.dp_max),
+            "min_excess_pressure_MPa": MPA.from_si(self.creep.dp_min),
             "current_hotspot_um": [um(c) for c in self.current.f_max_location],
             "pressure_hotspot_um": [um(c) for c in self.creep.dp_max_location],
             "hotspot_distance_um": um(self.hotspot_distance),
-            "critical_current_mA_cm2": self.critical_current / MA_PER_CM2,
+            "critical_current_mA_cm2": MA_CM2.from_si(self.critical_current),
             "critical_current_ratio_to_flat": self.critical_current / self.flat.flat_current,
             "criterion_location_um": [um(c) for c in self.criterion_location],
-            "criterion_k_per_MPa": self.flat.k * 1e6,
-            "flat_critical_current_mA_cm2": self.flat.flat_current / MA_PER_CM2,
-            "root_finding_critical_current_mA_cm2": (
-                None if self.root_critical_current is None
-                else self.root_critical_current / MA_PER_CM2),
+            "criterion_k_per_MPa": PER_MPA.from_si(self.flat.k),
+            "flat_critical_current_mA_cm2": MA_CM2.from_si(self.flat.flat_current),
+            "root_finding_critical_current_mA_cm2": MA_CM2.from_si(self.root_critical_current),
             # Relative change of the maximum local current caused by the coupling (the quantity
             # the paper reports as < 1 %); the largest pointwise change is reported beside it.
-            "coupling_current_change": (None if self.coupling_current_change is None
-                                        else self.coupling_current_change["max_current"]),
-            "coupling_current_change_pointwise": (
-                None if self.coupling_current_change is None
-                else self.coupling_current_change["pointwise"]),
+            "coupling_current_change": None if change is None else change["max_current"],
+            "coupling_current_change_pointwise": None if change is None else change["pointwise"],
             "coupling_iterations": self.coupling_iterations,
             "conservation_error": self.current.conservation_error,
             "wagner_number": self.current.wagner,
@@ -145,38 +183,6 @@ class CaseResult:
             "converged": True,
             "versions": versions(),
         }
-
-    def write(self, outdir: Path, *, config: dict | None = None, fields: bool = True) -> None:
-        """Write ``result.json``, ``run.json`` (inputs, versions, ranks, timing) and VTX fields.
-
-        Collective (VTX writing); JSON files are written by rank 0 only, atomically.
-        """
-        outdir = Path(outdir)
-        comm = self.cell.comm
-        if fields:
-            self.current.write(outdir / "current.bp")
-            self.creep.write(outdir / "creep.bp")
-        if comm.rank == 0:
-            write_json(outdir / "run.json", {
-                "config": config,
-                "case": _case_record(self.case),
-                "mesh": {**self.cell.cell, **self.cell.counts()},
-                "current": self.current.summary(),
-                "creep": self.creep.summary(),
-                "platform": platform_info(comm.size),
-                "versions": versions(),
-                "timings_s": self.timings,
-            })
-            if self.interface_table is not None:
-                _write_interface_csv(outdir / "interface.csv", self.interface_table)
-            write_json(outdir / "result.json", self.to_json())
-
-
-def _case_record(case: Case) -> dict:
-    out = {k: asdict(v) for k, v in vars(case).items() if k not in ("topography", "name")}
-    out["topography"] = case.topography.describe()
-    out["name"] = case.name
-    return out
 
 
 def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> CaseResult:
@@ -208,16 +214,15 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
     log.info("%s: mesh ready (%s)", case.name, cell.counts())
 
     t0 = time.perf_counter()
+    sol = case.solver
     current = CurrentProblem(cell, case.electrolyte, case.kinetics, case.operating.temperature,
-                             degree=case.solver.current_degree, solver=case.solver.current_solver)
+                             degree=sol.current_degree, solver=sol.current_solver)
     creep = None
     try:
-        creep = CreepProblem(cell, case.creep, case.operating,
-                             degree=case.solver.creep_degree,
-                             quadrature_degree=case.solver.quadrature_degree,
-                             regularisation=case.solver.regularisation,
-                             solver=case.solver.creep_solver, max_it=case.solver.newton_max_it,
-                             newton=case.solver.newton)
+        creep = CreepProblem(cell, case.creep, case.operating, degree=sol.creep_degree,
+                             quadrature_degree=sol.quadrature_degree,
+                             regularisation=sol.regularisation, solver=sol.creep_solver,
+                             max_it=sol.newton_max_it, newton=sol.newton)
         timings["setup"] = time.perf_counter() - t0
         return _run(case, comm, cell, current, creep, ref, timings, t_start)
     finally:
@@ -228,17 +233,23 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None) -> Cas
             creep.destroy()
 
 
+def _coupling(case: Case) -> Coupling:
+    return Coupling(enabled=case.solver.coupling, tol=case.solver.coupling_tol,
+                    max_it=case.solver.coupling_max_it, molar_volume=case.creep.molar_volume)
+
+
 def _run(case, comm, cell, current, creep, ref, timings, t_start) -> CaseResult:
     i_ref = case.operating.reference_current
     n = case.creep.exponent
     t0 = time.perf_counter()
-    cur, crp, coupling_change, coupling_its = _solve_at(current, creep, case, i_ref, timings)
+    sol = solve_current_and_creep(current, creep, i_ref, _coupling(case), timings)
+    cur, crp = sol.current, sol.creep
     log.info("%s: f_max = %.5f, Δp_max = %.4f MPa (%d Newton iterations)", case.name, cur.f_max,
-             crp.dp_max / 1e6, crp.newton_iterations)
+             MPA.from_si(crp.dp_max), crp.newton_iterations)
     timings["solve"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    f, dp1, pts = _interface_pairs(current, cur, crp)
+    f, dp1, pts = interface_pairs(current, cur, crp)
     icrit = pointwise_critical_current(f, dp1, ref, n, i_ref)
     neg, where = global_argmax(comm, -icrit, pts)
     critical = -neg
@@ -249,7 +260,7 @@ def _run(case, comm, cell, current, creep, ref, timings, t_start) -> CaseResult:
     if case.solver.primary_reference and not case.kinetics.primary:
         # The paper's Fig. 1e/2b maxima: the same geometry without interface kinetics.
         t0 = time.perf_counter()
-        primary = CurrentProblem(cell, case.electrolyte, Kinetics(primary=True),
+        primary = CurrentProblem(cell, case.electrolyte, Kinetics(distribution="primary"),
                                  case.operating.temperature, degree=case.solver.current_degree,
                                  solver=case.solver.current_solver, prefix="current_primary_")
         try:
@@ -261,142 +272,28 @@ def _run(case, comm, cell, current, creep, ref, timings, t_start) -> CaseResult:
     root = None
     if case.solver.root_finding:
         t0 = time.perf_counter()
-        root = _root_find(current, creep, case, ref, critical)
+        root = root_find(current, creep, _coupling(case), ref, n, critical, case.solver.root_rtol)
         timings["root_finding"] = time.perf_counter() - t0
 
     distance = case.topography.equivalent_distance(cur.f_max_location, crp.dp_max_location)
     timings["total"] = time.perf_counter() - t_start
     return CaseResult(
         case=case, cell=cell, current=cur, creep=crp, flat=ref, critical_current=critical,
-        criterion_location=where, hotspot_distance=distance, interface_table=table,
+        criterion_location=where, hotspot_distance=distance, interface=table,
         primary_current_ratio=primary_f_max,
-        coupling_current_change=coupling_change, coupling_iterations=coupling_its,
+        coupling_current_change=sol.change, coupling_iterations=sol.iterations,
         root_critical_current=root, timings=timings, ranks=comm.size,
     )
 
 
-INTERFACE_COLUMNS = ("x_um", "y_um", "z_um", "current_ratio", "excess_pressure_MPa",
-                     "critical_current_ratio_to_flat")
+def _gather_table(comm, pts, f, dp1, ratio) -> dict[str, np.ndarray]:
+    """The interface table on every rank, in the units of :data:`INTERFACE_COLUMNS`.
 
-
-def _gather_table(comm, pts, f, dp1, ratio) -> np.ndarray | None:
-    """Interface nodes with f, Δp1 and i_crit/i0, gathered on rank 0 (None elsewhere)."""
-    local = np.column_stack([pts, f, dp1, ratio]) if len(f) else np.zeros((0, 6))
-    parts = comm.gather(local, root=0)
-    return None if parts is None else np.concatenate(parts)
-
-
-def _write_interface_csv(path: Path, table: np.ndarray) -> None:
-    """CSV of the interface fields at the reference current, units in the headers."""
-    scale = np.array([1e6, 1e6, 1e6, 1.0, 1e-6, 1.0])
-    rows = table * scale
-    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
-    lines = [",".join(INTERFACE_COLUMNS)]
-    lines += [",".join(f"{v:.10g}" for v in row) for row in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def _to_electrolyte(current: CurrentProblem, field_li: dolfinx.fem.Function) -> np.ndarray:
-    """Values of a Li-side interface field at the electrolyte's interface dofs."""
-    return current.cell.transfer(field_li, current.V).x.array
-
-
-def _interface_pairs(current: CurrentProblem, cur: CurrentResult, crp: CreepResult):
-    """F and Δp at the same (owned) electrolyte interface dofs, with their coordinates."""
-    V = current.V
-    own = owned(V, current.dofs)
-    dp = _to_electrolyte(current, crp.excess_pressure)
-    f = cur.interface_current.x.array[own] / cur.geometric_current
-    return f, dp[own], V.tabulate_dof_coordinates()[own]
-
-
-def own_mask(current: CurrentProblem) -> np.ndarray:
-    """Mask of the interface dofs (``current.dofs``) that this rank owns."""
-    return current.dofs < current.V.dofmap.index_map.size_local
-
-
-def _solve_at(current: CurrentProblem, creep: CreepProblem, case: Case, i_geo: float,
-              timings: dict | None = None):
-    """Current and creep at ``i_geo``; with coupling, Picard iterations of the two.
-
-    Returns:
-        (current result, creep result, relative changes of i_loc caused by the coupling — of its
-        maximum and the largest pointwise change, both relative to the uncoupled maximum — or
-        None, coupling iterations).
-
+    Rows are sorted by x, then y, so serial and parallel runs give the same table.
     """
-    current.shift.x.array[:] = 0.0
-    t0 = time.perf_counter()
-    cur = current.solve(i_geo)
-    t1 = time.perf_counter()
-    crp = creep.solve(cur.interface_current, i_geo)
-    if timings is not None:
-        timings["current"] = t1 - t0
-        timings["creep"] = time.perf_counter() - t1
-    if not case.solver.coupling:
-        return cur, crp, None, 0
-    comm = current.comm
-    own = owned(current.V, current.dofs)
-    base = cur.interface_current.x.array.copy()
-    f_max_uncoupled = cur.f_max
-    scale = comm.allreduce(float(np.abs(base[own]).max(initial=0.0)), op=MPI.MAX)
-    r_int = current.r_int
-    shift = current.shift.x.array
-    mask = own_mask(current)
-    r_prev, relax = None, 0.5
-    for it in range(case.solver.coupling_max_it + 1):
-        dp = _to_electrolyte(current, crp.excess_pressure)
-        # Pressure shifts the equilibrium potential by V_Li·Δp/F (MODEL.md §4). The fixed-point
-        # residual is the current that the not-yet-applied part of that shift would move.
-        r = case.creep.molar_volume * dp[current.dofs] / FARADAY - shift[current.dofs]
-        residual = comm.allreduce(float(np.abs(r[mask]).max(initial=0.0)), op=MPI.MAX)
-        residual /= r_int * scale
-        log.debug("coupling iteration %d: fixed-point residual %.2e (relative current)", it,
-                  residual)
-        if residual <= case.solver.coupling_tol:
-            new = cur.interface_current.x.array
-            total = comm.allreduce(float(np.abs(new[own] - base[own]).max(initial=0.0)),
-                                   op=MPI.MAX)
-            change = {"max_current": abs(cur.f_max - f_max_uncoupled) / f_max_uncoupled,
-                      "pointwise": total / scale}
-            return cur, crp, change, it
-        if r_prev is not None:
-            # Aitken's dynamic relaxation: the map's eigenvalue nears −1 at low current.
-            dr = (r - r_prev)[mask]
-            num = comm.allreduce(float(np.dot(r_prev[mask], dr)))
-            den = comm.allreduce(float(np.dot(dr, dr)))
-            if den > 0:
-                relax = float(np.clip(-relax * num / den, 0.02, 1.0))
-        r_prev = r
-        shift[current.dofs] += relax * r
-        cur = current.solve(i_geo)
-        crp = creep.solve(cur.interface_current, i_geo)
-    raise ConvergenceError(
-        f"pressure–kinetics coupling did not converge in {case.solver.coupling_max_it} iterations"
-    )
-
-
-def _root_find(current: CurrentProblem, creep: CreepProblem, case: Case, ref: FlatReference,
-               guess: float) -> float:
-    """Critical current by brentq on g(i) = max_x (i_loc − i_g(Δp)) / i, re-solving at each i."""
-    comm = current.comm
-    n = case.creep.exponent
-
-    def margin(log_i: float) -> float:
-        i_geo = math.exp(log_i)
-        cur_i, crp_i, _, _ = _solve_at(current, creep, case, i_geo)
-        f, dp, _ = _interface_pairs(current, cur_i, crp_i)
-        local = f * i_geo - growth_current(dp, ref, n)
-        value = comm.allreduce(float(local.max(initial=-np.inf)), op=MPI.MAX) / i_geo
-        log.debug("root finding: i_geo = %.6g A/m², margin %.3e", i_geo, value)
-        return value
-
-    if not math.isfinite(guess):
-        raise ConvergenceError("root finding: no point of the interface can grow a crack")
-    # The closed form is exact without coupling and close with it: bracket tightly around it.
-    lo, hi = math.log(guess) - 0.05, math.log(guess) + 0.05
-    while margin(lo) > 0:
-        lo -= 0.2
-    while margin(hi) < 0:
-        hi += 0.2
-    return math.exp(brentq(margin, lo, hi, xtol=case.solver.root_rtol, rtol=case.solver.root_rtol))
+    local = np.column_stack([pts, f, dp1, ratio]) if len(f) else np.zeros((0, 6))
+    rows = np.concatenate(comm.allgather(local))
+    units = list(INTERFACE_COLUMNS.values())
+    rows = np.column_stack([u.from_si(rows[:, k]) for k, u in enumerate(units)])
+    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+    return {name: rows[:, k].copy() for k, name in enumerate(INTERFACE_COLUMNS)}

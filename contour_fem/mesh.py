@@ -1,8 +1,8 @@
 """The single bridge from the gmsh geometry layer to distributed DOLFINx meshes.
 
-gmsh runs on rank 0 of the given communicator; success or the error message is broadcast before
-any rank raises, so every rank fails the same way and no rank waits on a collective that will
-never come.
+gmsh runs on rank 0 of the given communicator (:func:`contour_fem.core.parallel.on_root`): its
+result or its error reaches every rank before any rank goes on, so every rank fails the same way
+and no rank waits on a collective that will never come.
 """
 
 from __future__ import annotations
@@ -20,19 +20,13 @@ import numpy as np
 import ufl
 from dolfinx.io import gmsh as dolfinx_gmsh
 
-from contour_fem.errors import InputError, MeshError
-from contour_fem.geometry.cell import (
-    PHYSICAL_GROUPS,
-    CellModel,
-    CellSpec,
-    build_cell_model,
-    cell_extent,
-)
+from contour_fem.core.errors import ContourFemError, MeshError
+from contour_fem.core.parallel import on_root
+from contour_fem.geometry.cell import PHYSICAL_GROUPS, build_cell_model
+from contour_fem.geometry.spec import CellSpec, cell_extent, check_cell_count
 from contour_fem.geometry.topography import Topography
 
 log = logging.getLogger(__name__)
-
-_ERRORS = {"InputError": InputError, "MeshError": MeshError}
 
 
 @dataclass
@@ -255,22 +249,12 @@ def create_cell_mesh(
     """
     t0 = time.perf_counter()
     (x0, x1), (y0, y1), zb, zt = cell_extent(topography, spec)  # validates on every rank
-    info, error = None, None
-    if comm.rank == 0:
-        try:
-            _gmsh_start(verbose)
-            model: CellModel = build_cell_model(topography, spec)
-            info = model.info()
-            if msh_path is not None:
-                gmsh.write(str(msh_path))
-        except (InputError, MeshError) as exc:
-            error = (type(exc).__name__, str(exc))
-        except Exception as exc:  # gmsh raises bare Exceptions
-            error = ("MeshError", f"gmsh failed: {exc}")
-    error = comm.bcast(error, root=0)
-    if error is not None:
+    check_cell_count(topography, spec)
+    try:
+        info = on_root(comm, _build_on_root, topography, spec, msh_path, verbose)
+    except ContourFemError:
         _gmsh_stop(comm)
-        raise _ERRORS[error[0]](error[1])
+        raise
     partitioner = None
     if comm.size > 1:
         x = dolfinx_gmsh.extract_geometry(gmsh.model) if comm.rank == 0 else None
@@ -280,7 +264,6 @@ def create_cell_mesh(
                                           partitioner=partitioner)
     finally:
         _gmsh_stop(comm)
-    info = comm.bcast(info, root=0)
     cm = CellMesh(
         mesh=data.mesh,
         cell_tags=data.cell_tags,
@@ -296,6 +279,21 @@ def create_cell_mesh(
     cm.mesh.name = "cell"
     log.debug("meshed %s in %.2f s: %s", topography.kind, time.perf_counter() - t0, cm.counts())
     return cm
+
+
+def _build_on_root(topography: Topography, spec: CellSpec, msh_path: Path | None,
+                   verbose: bool) -> dict:
+    """Rank 0: mesh the cell with gmsh (left in the gmsh model); returns the cell description."""
+    _gmsh_start(verbose)
+    try:
+        model = build_cell_model(topography, spec)
+        if msh_path is not None:
+            gmsh.write(str(msh_path))
+    except ContourFemError:
+        raise
+    except Exception as exc:  # gmsh raises bare Exceptions
+        raise MeshError(f"gmsh failed: {exc}") from exc
+    return model.info()
 
 
 def _gmsh_start(verbose: bool) -> None:

@@ -1,12 +1,11 @@
-"""Geometry layer: interface topographies and gmsh unit cells (gmsh and numpy only)."""
+"""Geometry layer: interface topographies and gmsh unit cells (gmsh and numpy only).
 
-from contour_fem.geometry.cell import (
-    PHYSICAL_GROUPS,
-    RESOLUTIONS,
-    CellModel,
-    CellSpec,
-    build_cell_model,
-)
+``topography`` holds the surfaces z = h(x, y), ``spec`` how a cell is built (domains, mesh
+presets, :class:`CellSpec`; no gmsh), ``cell`` the gmsh meshers.
+"""
+
+from contour_fem.geometry.cell import PHYSICAL_GROUPS, CellModel, build_cell_model
+from contour_fem.geometry.spec import DOMAINS, RESOLUTIONS, CellSpec, Resolution, cell_extent
 from contour_fem.geometry.topography import (
     TOPOGRAPHIES,
     EggBox,
@@ -19,6 +18,7 @@ from contour_fem.geometry.topography import (
 )
 
 __all__ = [
+    "DOMAINS",
     "PHYSICAL_GROUPS",
     "RESOLUTIONS",
     "TOPOGRAPHIES",
@@ -29,7 +29,9 @@ __all__ = [
     "Frustum",
     "HeightFunction",
     "Pyramid",
+    "Resolution",
     "Topography",
     "build_cell_model",
+    "cell_extent",
     "make_topography",
 ]

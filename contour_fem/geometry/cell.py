@@ -16,15 +16,16 @@ stresses — and *unstructured* — gmsh's Delaunay mesher with a size field gra
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import gmsh
 import numpy as np
 
-from contour_fem.errors import InputError, MeshError, check_positive
+from contour_fem.core.errors import MeshError
+from contour_fem.core.params import user_values
+from contour_fem.core.units import UM
+from contour_fem.geometry.spec import CellSpec, cell_extent, structured_axes
 from contour_fem.geometry.topography import Topography
 
 # (dimension, tag) of every physical group; names are the public contract.
@@ -40,97 +41,7 @@ PHYSICAL_GROUPS: dict[str, tuple[int, int]] = {
     "side_y1": (2, 16),
 }
 SIDE_NAMES = ("side_x0", "side_x1", "side_y0", "side_y1")
-_GMSH_UNIT = 1e6  # gmsh model length unit per m (µm)
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """Mesh-size preset, each size a fraction of the period S.
-
-    Attributes:
-        interface: Element size at the interface.
-        far: Largest element size, far from the interface.
-        growth: Increase of element size per unit distance from the interface.
-
-    """
-
-    interface: float
-    far: float
-    growth: float
-
-
-RESOLUTIONS: dict[str, Resolution] = {
-    "coarse": Resolution(interface=1 / 16, far=1 / 3, growth=0.4),
-    "medium": Resolution(interface=1 / 24, far=1 / 4, growth=0.25),
-    "fine": Resolution(interface=1 / 36, far=1 / 6, growth=0.2),
-    # For P3/P2 creep ([solver] creep_degree = 3): Δp_max within 1 % with a fast-growing far
-    # field (runs/creep_convergence.toml; README "Known limitations").
-    "lean": Resolution(interface=1 / 16, far=1 / 2, growth=0.8),
-    # medium's interface size with lean's far field: the benchmark's main level. Against medium
-    # (P2/P1, 14 samples): f_max within 7e-5, Δp_max within its error bar, at 62 % of the DOFs.
-    "medium-lean": Resolution(interface=1 / 24, far=1 / 2, growth=0.8),
-}
-DOMAINS = ("quarter", "full")
-
-
-@dataclass(frozen=True)
-class CellSpec:
-    """How to build the unit cell (lengths in m).
-
-    Attributes:
-        domain: ``quarter`` ([0, S/2]² with mirror planes) or ``full`` ([−S/2, S/2]², periodic
-            side faces matched node to node).
-        electrolyte_thickness: SE above the highest interface point (default S).
-        lithium_thickness: Li below the lowest interface point (default S).
-        resolution: Preset name in :data:`RESOLUTIONS`.
-        interface_size: Element size at the interface, overrides the preset.
-        far_size: Element size far from the interface, overrides the preset.
-        growth: Size increase per unit distance from the interface (structured: layer ratio
-            1 + growth), overrides the preset; 0 gives uniform layers.
-        first_layer: Thickness of the first cell layer on each side of the interface
-            (structured meshes; default: the interface size).
-        order: Geometry order, 1 (straight) or 2 (curved cells).
-        structured: Transfinite (structured) cells graded in z, tensor grid in x–y with lines at
-            every kink of the topography; ``False`` gives an unstructured Delaunay mesh graded
-            from the interface. Structured meshes give markedly smoother creep stresses.
-
-    """
-
-    domain: str = "quarter"
-    electrolyte_thickness: float | None = None
-    lithium_thickness: float | None = None
-    resolution: str = "medium"
-    interface_size: float | None = None
-    far_size: float | None = None
-    growth: float | None = None
-    first_layer: float | None = None
-    order: int = 2
-    structured: bool = True
-
-    def __post_init__(self):
-        if self.domain not in DOMAINS:
-            raise InputError(f"domain must be one of {', '.join(DOMAINS)}, got {self.domain!r}")
-        if self.resolution not in RESOLUTIONS:
-            raise InputError(
-                f"resolution must be one of {', '.join(RESOLUTIONS)}, got {self.resolution!r}"
-            )
-        for name in ("electrolyte_thickness", "lithium_thickness", "interface_size", "far_size",
-                     "first_layer"):
-            value = getattr(self, name)
-            if value is not None:
-                check_positive(name, value)
-        if self.growth is not None:
-            check_positive("growth", self.growth, allow_zero=True)
-        if self.order not in (1, 2):
-            raise InputError(f"order must be 1 or 2, got {self.order!r}")
-
-    def sizes(self, period: float) -> tuple[float, float, float]:
-        """Interface size, far size (m) and growth rate for a cell of period ``period``."""
-        preset = RESOLUTIONS[self.resolution]
-        near = self.interface_size if self.interface_size is not None else preset.interface * period
-        far = self.far_size if self.far_size is not None else preset.far * period
-        growth = self.growth if self.growth is not None else preset.growth
-        return near, max(far, near), growth
+_GMSH_UNIT = UM.inverse  # gmsh model length unit per m: build in µm
 
 
 @dataclass
@@ -157,38 +68,21 @@ class CellModel:
 
     def info(self) -> dict:
         """JSON-friendly summary in µm."""
-        um = 1e6
+        um = UM.from_si
         return {
             **self.topography.describe(),
             "domain": self.spec.domain,
-            "spec": {k: v for k, v in asdict(self.spec).items()},
-            "x_range_um": [v * um for v in self.x_range],
-            "y_range_um": [v * um for v in self.y_range],
-            "z_bottom_um": self.z_bottom * um,
-            "z_top_um": self.z_top * um,
-            "interface_size_um": self.interface_size * um,
-            "far_size_um": self.far_size * um,
+            "spec": user_values(self.spec),
+            "x_range_um": [um(v) for v in self.x_range],
+            "y_range_um": [um(v) for v in self.y_range],
+            "z_bottom_um": um(self.z_bottom),
+            "z_top_um": um(self.z_top),
+            "interface_size_um": um(self.interface_size),
+            "far_size_um": um(self.far_size),
             "gmsh_nodes": self.num_nodes,
             "gmsh_cells": self.num_cells,
             "gmsh_time_s": self.mesh_time_s,
         }
-
-
-def cell_extent(topo: Topography, spec: CellSpec) -> tuple[tuple, tuple, float, float]:
-    """Return x range, y range, z_bottom and z_top of the cell for ``topo``."""
-    s = topo.period
-    if spec.domain == "quarter":
-        if not topo.mirror_symmetric:
-            raise InputError(
-                "domain 'quarter' needs a mirror-symmetric topography; use domain = 'full'"
-            )
-        xr = yr = (0.0, 0.5 * s)
-    else:
-        xr = yr = (-0.5 * s, 0.5 * s)
-    lo, hi = topo.bounds()
-    se = spec.electrolyte_thickness if spec.electrolyte_thickness is not None else s
-    li = spec.lithium_thickness if spec.lithium_thickness is not None else s
-    return xr, yr, lo - li, hi + se
 
 
 def build_cell_model(topo: Topography, spec: CellSpec, name: str = "contour_cell") -> CellModel:
@@ -283,24 +177,6 @@ def _unstructured_geometry(topo, quarter, xr, zb, zt, near, far, growth) -> None
     gmsh.model.mesh.field.setAsBackgroundMesh(field_id)
 
 
-def _graded(length: float, first: float, ratio: float) -> np.ndarray:
-    """Layer boundaries 0 … length, geometric with ``ratio``, first layer at most ``first``."""
-    if ratio <= 1.0 + 1e-12:
-        n = max(1, math.ceil(length / first))
-        return np.linspace(0.0, length, n + 1)
-    n = max(1, math.ceil(math.log1p(length * (ratio - 1) / first) / math.log(ratio)))
-    widths = ratio ** np.arange(n)
-    return np.concatenate([[0.0], np.cumsum(widths)]) * (length / widths.sum())
-
-
-def _axis(lo: float, hi: float, breaks: list[float], size: float) -> np.ndarray:
-    """Uniform points within each interval between ``lo``, the ``breaks`` and ``hi``."""
-    knots = [lo, *breaks, hi]
-    pts = [np.linspace(a, b, max(1, round((b - a) / size)) + 1)[:-1]
-           for a, b in itertools.pairwise(knots)]
-    return np.concatenate([*pts, [hi]])
-
-
 # Kuhn subdivision of the unit cube into 6 tetrahedra (paths 000 → 111 along each permutation);
 # every cube uses the same split, so neighbouring cubes share face diagonals.
 _KUHN = [
@@ -320,10 +196,7 @@ def _structured_geometry(topo, quarter, xr, zb, zt, near, layer,
     Grid lines at every kink; the split is mirrored in x < 0 and y < 0 so that triangle
     diagonals lie on the kink diagonals x = y and x = −y.
     """
-    xs = _axis(xr[0], xr[1], topo.grid_lines(quarter), near)
-    ratio = 1.0 + growth
-    below = _graded(-zb, layer, ratio)
-    zs = np.concatenate([-below[::-1], _graded(zt, layer, ratio)[1:]])
+    xs, zs = structured_axes(topo, quarter, xr, zb, zt, near, layer, growth)
     nx, nz = len(xs), len(zs)
     ii, jj, kk = np.meshgrid(np.arange(nx), np.arange(nx), np.arange(nz), indexing="ij")
     index = ii * nx * nz + jj * nz + kk

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contour_fem.errors import InputError
+from contour_fem.core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ The solid electrolyte (SE) lies above the interface, lithium below. Every topogr
 height, its exact gradient (hence the unit normal from Li into the SE), its area ratio (true area
 over projected area) and whether the quarter cell [0, S/2]² with mirror planes is exact.
 
-Conventions (MODEL.md §1): the egg-box follows the MODEL formula, crest at the origin; for pyramids
-and frustums the default puts the SE apexes at the origin pointing down into the Li, so Li fills the
-valleys between them. ``invert=True`` flips the surface upside down.
+Conventions (docs/model.md §1): the egg-box is (H/2)·cos(2πx/S)·cos(2πy/S), crest at the
+origin; for pyramids and frustums the default puts the SE apexes at the origin pointing down into
+the Li, so Li fills the valleys between them. ``invert=True`` flips the surface upside down.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from contour_fem.errors import InputError, check_positive
+from contour_fem.core.errors import InputError
+from contour_fem.core.params import param, validate
+from contour_fem.core.units import UM
 from contour_fem.geometry.profiles import FilletedProfile, rounded_abs
 
 Segment = tuple[tuple[float, float], tuple[float, float]]
@@ -130,14 +132,35 @@ class Topography(ABC):
 
     def describe(self) -> dict:
         """JSON-friendly description in µm, for provenance records."""
-        d = {"topography": self.kind, "height_um": self.height * 1e6,
-             "separation_um": self.period * 1e6, "invert": self.invert}
-        return d
+        return {"topography": self.kind, "height_um": UM.from_si(self.height),
+                "separation_um": UM.from_si(self.period), "invert": self.invert}
 
 
-def _check_common(height: float, period: float) -> None:
-    check_positive("height", height)
-    check_positive("period (separation)", period)
+# The fields every analytic topography shares, with their user keys, units and ranges.
+MIN_PERIOD, MAX_PERIOD = 1e-8, 1e-2  # m: 0.01 µm … 10 mm
+MAX_ASPECT = 2.0  # H/S: steeper surfaces give degenerate cells
+
+
+def _height():
+    return param(key="height_um", unit=UM, si="m", lo=0.0, strict_lo=True,
+                 doc=f"crest-to-trough height H (H/S ≤ {MAX_ASPECT:g})")
+
+
+def _period():
+    return param(key="separation_um", unit=UM, si="m", lo=MIN_PERIOD, hi=MAX_PERIOD,
+                 doc="period S in x and y (the separation of the features)")
+
+
+def _invert():
+    return param(False, kind=bool, doc="flip the surface upside down",
+                 source="assumed: SE apexes point into the Li")
+
+
+def _check_aspect(topo: Topography) -> None:
+    if topo.height > MAX_ASPECT * topo.period:
+        raise InputError(f"height must be ≤ {MAX_ASPECT:g} × separation "
+                         f"({UM.from_si(MAX_ASPECT * topo.period):g} µm), "
+                         f"got {UM.from_si(topo.height):g} µm")
 
 
 @dataclass(frozen=True)
@@ -145,12 +168,12 @@ class Flat(Topography):
     """Flat interface h = 0 (reference)."""
 
     kind: ClassVar[str] = "flat"
-    period: float
+    period: float = _period()
     height: float = 0.0
     invert: bool = False
 
     def __post_init__(self):
-        check_positive("period (separation)", self.period)
+        validate(self)
         if self.height != 0.0:
             raise InputError(f"height of a flat interface must be 0, got {self.height!r}")
 
@@ -169,15 +192,16 @@ class EggBox(Topography):
 
     kind: ClassVar[str] = "eggbox"
     FORMS: ClassVar[tuple[str, ...]] = ("product", "sum")
-    height: float
-    period: float
-    form: str = "product"
-    invert: bool = False
+    height: float = _height()
+    period: float = _period()
+    form: str = param("product", kind=str, choices=FORMS,
+                      doc="product (H/2)cos kx cos ky or sum (H/4)(cos kx + cos ky)",
+                      source="assumed: the paper does not give its formula")
+    invert: bool = _invert()
 
     def __post_init__(self):
-        _check_common(self.height, self.period)
-        if self.form not in self.FORMS:
-            raise InputError(f"form must be one of {', '.join(self.FORMS)}, got {self.form!r}")
+        validate(self)
+        _check_aspect(self)
 
     def _eval(self, x, y):
         k = 2.0 * math.pi / self.period
@@ -206,22 +230,28 @@ class Frustum(Topography):
     """
 
     kind: ClassVar[str] = "frustum"
-    height: float
-    period: float
-    top_width: float
-    gap: float
-    corner_radius: float = 0.0
-    invert: bool = False
+    height: float = _height()
+    period: float = _period()
+    top_width: float = param(key="top_width_um", unit=UM, si="m", lo=0.0, nullable=True,
+                             default_doc="S/4", doc="side of the top square",
+                             source="assumed: the paper gives no widths")
+    gap: float = param(key="gap_um", unit=UM, si="m", lo=0.0, nullable=True,
+                       default_doc="S/4", doc="flat gap between the bases",
+                       source="assumed: the paper gives no widths")
+    corner_radius: float = param(0.0, key="corner_radius_um", unit=UM, si="m", lo=0.0,
+                                 doc="radius of the rounded edges (0: sharp)")
+    invert: bool = _invert()
 
     def __post_init__(self):
-        _check_common(self.height, self.period)
-        check_positive("top_width", self.top_width, allow_zero=True)
-        check_positive("gap", self.gap, allow_zero=True)
-        check_positive("corner_radius", self.corner_radius, allow_zero=True)
+        validate(self)
+        _check_aspect(self)
+        if self.top_width is None or self.gap is None:
+            raise InputError("frustum needs top_width and gap (make_topography defaults them "
+                             "to S/4)")
         if self.top_width + self.gap >= self.period:
             raise InputError(
-                f"top_width + gap must be < separation ({self.period * 1e6:g} µm), "
-                f"got {(self.top_width + self.gap) * 1e6:g} µm"
+                f"top_width + gap must be < separation ({UM.from_si(self.period):g} µm), "
+                f"got {UM.from_si(self.top_width + self.gap):g} µm"
             )
         _ = self._profile  # validates corner_radius now, not at the first evaluation
 
@@ -308,8 +338,8 @@ class Frustum(Topography):
 
     def describe(self) -> dict:
         """Description including the frustum widths and corner radius."""
-        return {**super().describe(), "top_width_um": self.top_width * 1e6,
-                "gap_um": self.gap * 1e6, "corner_radius_um": self.corner_radius * 1e6}
+        return {**super().describe(), "top_width_um": UM.from_si(self.top_width),
+                "gap_um": UM.from_si(self.gap), "corner_radius_um": UM.from_si(self.corner_radius)}
 
 
 @dataclass(frozen=True)
@@ -317,12 +347,13 @@ class Pyramid(Frustum):
     """Square pyramids of height H on an S × S base, tiled with period S (triangle waves)."""
 
     kind: ClassVar[str] = "pyramid"
-    height: float
-    period: float
+    height: float = _height()
+    period: float = _period()
     top_width: float = 0.0
     gap: float = 0.0
-    corner_radius: float = 0.0
-    invert: bool = False
+    corner_radius: float = param(0.0, key="corner_radius_um", unit=UM, si="m", lo=0.0,
+                                 doc="radius of the rounded edges (0: sharp)")
+    invert: bool = _invert()
 
     def __post_init__(self):
         super().__post_init__()
@@ -360,7 +391,9 @@ class HeightFunction(Topography):
     height: float = field(init=False)
 
     def __post_init__(self):
-        check_positive("period (separation)", self.period)
+        if not (isinstance(self.period, int | float) and MIN_PERIOD <= self.period <= MAX_PERIOD):
+            raise InputError(f"period must be in [{MIN_PERIOD:g}, {MAX_PERIOD:g}] m, "
+                             f"got {self.period!r}")
         if not callable(self.func):
             raise InputError("func must be a callable h(x, y)")
         xs = np.linspace(-0.5, 0.5, 129) * self.period
@@ -413,8 +446,10 @@ TOPOGRAPHIES: dict[str, type[Topography]] = {
 def make_topography(kind: str, *, height: float, period: float, **kw) -> Topography:
     """Build a topography by name (``flat``, ``eggbox``, ``pyramid``, ``frustum``).
 
-    For ``frustum`` the widths default to S/4 (MODEL.md §1, assumed).
+    For ``frustum`` the widths default to S/4 (docs/model.md §1, assumed); ``None`` for any
+    keyword means its default.
     """
+    kw = {k: v for k, v in kw.items() if v is not None}
     if kind not in TOPOGRAPHIES:
         raise InputError(
             f"topography must be one of {', '.join(TOPOGRAPHIES)}, got {kind!r}"

@@ -1,0 +1,185 @@
+"""The verbs of ``contour-fem``: each registers its parser and runs a driver (no physics here)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mpi4py import MPI
+
+from contour_fem import config
+from contour_fem.case import run_case
+from contour_fem.core.parallel import on_root
+from contour_fem.io.files import write_json
+from contour_fem.io.output import staged_output
+from contour_fem.io.results import mesh_info, write_case_result
+from contour_fem.mesh import create_cell_mesh
+from contour_fem.studies import convergence
+from contour_fem.studies.benchmark import run_benchmark
+from contour_fem.studies.sweep.runner import run_sweep
+
+Flags = Callable[[argparse.ArgumentParser], None]
+
+
+def _case_options(p: argparse.ArgumentParser, default_out: str) -> None:
+    p.add_argument("config", help="case file (TOML), e.g. geometries/eggbox_H25S150.toml")
+    p.add_argument("--out", help=f"output folder (default {default_out})")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier output of this command in --out")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a key of the case file (repeatable), e.g. "
+                        "--set kinetics.interfacial_resistance_ohm_cm2=30")
+    p.add_argument("--resolution", choices=config.SCHEMA["mesh"]["resolution"].meta.choices,
+                   help="shorthand for --set mesh.resolution=NAME")
+
+
+def _load_case(args) -> tuple[dict, object]:
+    overrides = config.parse_overrides(args.set)
+    if getattr(args, "resolution", None):
+        overrides["mesh.resolution"] = args.resolution
+    cfg = config.load(args.config, overrides=overrides)
+    return cfg, config.build_case(cfg)
+
+
+def _out(args, default: Path) -> Path:
+    return Path(args.out) if args.out else default
+
+
+def _cmd_mesh(args, comm: MPI.Comm) -> int:
+    cfg, case = _load_case(args)
+    out = _out(args, Path("out") / f"{cfg['name']}-mesh")
+    with staged_output(out, comm, "mesh", inputs=[args.config], overwrite=args.overwrite) as stage:
+        t0 = time.perf_counter()
+        cm = create_cell_mesh(comm, case.topography, case.cell, msh_path=stage / "mesh.msh")
+        elapsed = time.perf_counter() - t0
+        cm.write_xdmf(stage / "mesh.xdmf")
+        info = mesh_info(cm, case, cfg, elapsed)
+        on_root(comm, write_json, stage / "info.json", info)
+    if comm.rank == 0:
+        print(f"{cfg['name']}: {info['cells']} cells, {info['nodes']} nodes, area ratio "
+              f"{info['area_ratio']:.6f} (exact {info['area_ratio_exact']:.6f}), "
+              f"{elapsed:.2f} s -> {out}")
+    return 0
+
+
+def _cmd_solve(args, comm: MPI.Comm) -> int:
+    cfg, case = _load_case(args)
+    out = _out(args, Path("out") / cfg["name"])
+    with staged_output(out, comm, "solve", inputs=[args.config], overwrite=args.overwrite) as stage:
+        result = run_case(case, comm)
+        write_case_result(result, stage, config=cfg, fields=cfg["output"]["fields"])
+    if comm.rank == 0:
+        r = result.to_json()
+        print(f"{cfg['name']}: f_max {r['max_current_ratio']:.4f}, Δp_max "
+              f"{r['max_excess_pressure_MPa']:.4f} MPa, critical current "
+              f"{r['critical_current_mA_cm2']:.4g} mA/cm² "
+              f"({r['critical_current_ratio_to_flat']:.3f} × flat, k = "
+              f"{r['criterion_k_per_MPa']:g} /MPa), {r['wall_time_s']:.1f} s -> {out}")
+    return 0
+
+
+def _cmd_convergence(args, comm: MPI.Comm) -> int:
+    cfg, case = _load_case(args)
+    out = _out(args, Path("out") / f"{cfg['name']}-convergence")
+    with staged_output(out, comm, "convergence", inputs=[args.config],
+                       overwrite=args.overwrite) as stage:
+        record = convergence.study_record(case, comm)
+        on_root(comm, write_json, stage / "convergence.json", {"config": cfg, **record})
+    if comm.rank == 0:
+        print(convergence.format_table(record))
+    return 0
+
+
+def _cmd_sweep(args, comm: MPI.Comm) -> int:
+    """Returns 0 when every case was processed (failed ones included)."""
+    path = Path(args.sweep)
+    out = Path(args.out) if args.out else (
+        path.with_suffix("") if path.suffix == ".toml" else path.with_name(path.name + ".out"))
+    summary = run_sweep(args.sweep, out, comm, ranks_per_case=args.ranks_per_case,
+                        task_index=args.task_index, task_count=args.task_count,
+                        retry_failed=args.retry_failed)
+    if comm.rank == 0:
+        print(f"{summary['name']}: {summary['done']} done, {summary['failed']} failed, "
+              f"{summary['skipped']} skipped in {summary['wall_time_s']:.1f} s; whole sweep "
+              f"{summary['ok_total']}/{summary['total']} ok, {summary['failed_total']} failed, "
+              f"{summary['pending_total']} pending -> {summary['results_csv']}")
+    return 0
+
+
+def _cmd_benchmark(args, comm: MPI.Comm) -> int:
+    out = Path(args.out or Path("runs") / args.name)
+    summary = run_benchmark(args.name, out, comm, resolution=args.resolution,
+                            coarse=args.coarse, ranks_per_case=args.ranks_per_case,
+                            sensitivity=not args.no_sensitivity)
+    if comm.rank == 0:
+        facts = [f for f in summary["facts"] if f["passed"] is not None]
+        passed = sum(f["passed"] for f in facts)
+        print(f"{args.name}: {passed}/{len(facts)} facts reproduced with k = "
+              f"{summary['calibration']['k_per_MPa']:.3g} /MPa, {summary['wall_time_s']:.0f} s "
+              f"-> {out / 'report.md'}")
+        for f in summary["facts"]:
+            mark = "n/a " if f["passed"] is None else ("pass" if f["passed"] else "FAIL")
+            print(f"  {mark} {f['id']:4s} {f['detail']}")
+    return 0
+
+
+def _register_mesh(sub, flags: Flags) -> None:
+    p = sub.add_parser("mesh", help="mesh a unit cell: mesh.msh, mesh.xdmf, info.json")
+    _case_options(p, "out/<name>-mesh")
+    flags(p)
+    p.set_defaults(func=_cmd_mesh)
+
+
+def _register_solve(sub, flags: Flags) -> None:
+    p = sub.add_parser("solve", help="run one case: result.json, run.json, interface.csv, fields")
+    _case_options(p, "out/<name>")
+    flags(p)
+    p.set_defaults(func=_cmd_solve)
+
+
+def _register_convergence(sub, flags: Flags) -> None:
+    p = sub.add_parser("convergence", help="run a case at three resolutions, Richardson table")
+    _case_options(p, "out/<name>-convergence")
+    flags(p)
+    p.set_defaults(func=_cmd_convergence)
+
+
+def _register_sweep(sub, flags: Flags) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a parameter sweep: OUT/cases/<hash>/, OUT/results.csv",
+        description="Run or resume a parameter sweep (file format: docs/sweeps.md).")
+    p.add_argument("sweep", help="sweep TOML, e.g. runs/zhang2024_height.toml")
+    p.add_argument("--out", help="output folder (default: next to the sweep file, named after "
+                   "its stem, e.g. runs/zhang2024_height/)")
+    p.add_argument("--ranks-per-case", type=int, default=1, metavar="K",
+                   help="MPI ranks per case; the ranks form size/K groups (default 1)")
+    p.add_argument("--task-index", type=int, default=0, metavar="I",
+                   help="index of this task in a job array, e.g. $SLURM_ARRAY_TASK_ID")
+    p.add_argument("--task-count", type=int, default=1, metavar="M",
+                   help="number of tasks in the job array, e.g. $SLURM_ARRAY_TASK_COUNT")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="rerun cases that failed before (default: skip them)")
+    flags(p)
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _register_benchmark(sub, flags: Flags) -> None:
+    p = sub.add_parser("benchmark", help="run a published experiment's samples, check its facts, "
+                       "write the report")
+    p.add_argument("name", help="benchmark name, e.g. zhang2024")
+    p.add_argument("--out", help="output folder (default runs/<name>)")
+    presets = config.SCHEMA["mesh"]["resolution"].meta.choices
+    p.add_argument("--resolution", default="medium-lean", choices=presets)
+    p.add_argument("--coarse", default="lean", choices=presets,
+                   help="second resolution for the mesh error bars and the sensitivity runs")
+    p.add_argument("--ranks-per-case", type=int, default=1)
+    p.add_argument("--no-sensitivity", action="store_true", help="skip the sensitivity variants")
+    flags(p)
+    p.set_defaults(func=_cmd_benchmark)
+
+
+#: Every verb's registration, in the order ``--help`` lists them.
+REGISTRY = (_register_mesh, _register_solve, _register_convergence, _register_sweep,
+            _register_benchmark)

@@ -1,0 +1,240 @@
+"""Damped Newton on a DOLFINx residual form, with lagged factorisations and an energy line search.
+
+The solver knows no physics: the residual, its Jacobian, an optional convex potential and two
+hooks (after each Jacobian assembly, before each update) are all it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from mpi4py import MPI
+
+import dolfinx
+import dolfinx.fem.petsc as fem_petsc
+import numpy as np
+import ufl
+from petsc4py import PETSc
+
+from contour_fem.fem.jit import compile_form
+from contour_fem.fem.petsc import PrefixedOptions
+
+
+@dataclass
+class NewtonReport:
+    """Outcome of one Newton solve.
+
+    Attributes:
+        converged: Whether the residual tolerance was met.
+        reason: ``rtol``, ``atol``, ``max_it``, ``line_search``, ``linear_solve`` or ``nan``.
+        iterations: Newton steps taken.
+        linear_iterations: Krylov iterations summed over the steps.
+        factorizations: Steps that rebuilt the preconditioner (LU: refactorised the Jacobian).
+        residuals: ℓ2 norm of the residual before the first and after every step.
+        steps: Line-search step length of every step.
+
+    """
+
+    converged: bool
+    reason: str
+    iterations: int = 0
+    linear_iterations: int = 0
+    factorizations: int = 0
+    residuals: list[float] = field(default_factory=list)
+    steps: list[float] = field(default_factory=list)
+
+
+class NewtonSolver:
+    """Damped Newton on a DOLFINx residual form, with its own options prefix.
+
+    The Dirichlet values are imposed on the iterate first, so every update vanishes on Dirichlet
+    dofs and the residual needs no lifting. Each step solves J·δ = −F with a KSP configured by
+    ``options``, then backtracks (Armijo on ‖F‖, halving) from the full step. With
+    ``lag_factorization`` (for LU presets run as GMRES preconditioned by the factorisation) a
+    step that follows a full step which cut the residual by ``lag_ratio`` or more keeps the
+    previous factors: near the solution the Jacobian barely changes, and a few GMRES iterations
+    are far cheaper than a new factorisation. A lagged solve that fails is redone with new factors.
+
+    Args:
+        residual: UFL residual form F(u; v).
+        u: The unknown (updated in place by :meth:`solve`).
+        bcs: Dirichlet conditions.
+        prefix: PETSc options prefix (unique per problem).
+        options: KSP/PC options set under the prefix.
+        jacobian: Bilinear form used as the Jacobian (default: the Gâteaux derivative of F).
+        on_jacobian: Called after every Jacobian assembly, with ``u`` at the iterate (e.g. to
+            refresh auxiliary preconditioner matrices).
+        rtol: Converged when ‖F‖ ≤ rtol·‖F₀‖ ...
+        atol: ... or ‖F‖ ≤ atol.
+        max_it: Newton steps allowed.
+        lag_factorization: Reuse the preconditioner in the quadratic phase (see above).
+        lag_ratio: Residual reduction of the previous full step that allows reuse.
+        min_step: Smallest line-search step before the solve is declared failed.
+        energy: Optional scalar form E(u) whose gradient is F on the constraint set that the
+            Newton steps keep (a convex potential). A trial step is then also accepted when it
+            decreases E enough (Armijo). Whether that saves steps depends on the linearisation:
+            see :class:`contour_fem.physics.creep.CreepProblem`, which uses it only where it does.
+    """
+
+    def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object],
+                 jacobian=None, on_jacobian: Callable[[], None] | None = None,
+                 rtol: float = 1e-10, atol: float = 1e-14, max_it: int = 40,
+                 lag_factorization: bool = False, lag_ratio: float = 0.2,
+                 min_step: float = 2.0**-10, energy=None):
+        self.u, self.bcs = u, bcs
+        self.F = compile_form(residual)
+        self.E = None if energy is None else compile_form(energy)
+        self.J = compile_form(jacobian if jacobian is not None else ufl.derivative(residual, u))
+        self.A = fem_petsc.create_matrix(self.J)
+        self.on_jacobian = on_jacobian
+        V = u.function_space
+        self.b = fem_petsc.create_vector(V)
+        self.x = fem_petsc.create_vector(V)
+        self.x_old = fem_petsc.create_vector(V)
+        self.du = dolfinx.fem.Function(V)
+        self.rtol, self.atol, self.max_it = rtol, atol, max_it
+        self.lag_ratio, self.min_step = lag_ratio, min_step
+        self._factored = False
+        self.ksp = PETSc.KSP().create(self.A.getComm())
+        self.ksp.setOptionsPrefix(prefix)
+        self.ksp.setOperators(self.A)
+        self.prefix, self.options = prefix, dict(options)
+        with PrefixedOptions(prefix, options):
+            self.ksp.setFromOptions()
+        # Stale factors need a Krylov method around them; ``preonly`` would accept them as exact.
+        self.lag = lag_factorization and self.ksp.getType() != PETSc.KSP.Type.PREONLY
+
+    def _sync(self, x: PETSc.Vec) -> None:
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        x.copy(self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+
+    def residual_norm(self) -> float:
+        """Assemble F at the current iterate ``x`` into ``b`` and return ‖F‖₂."""
+        self._sync(self.x)
+        with self.b.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(self.b, self.F)
+        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fem_petsc.set_bc(self.b, self.bcs, self.x, -1.0)  # x − g on Dirichlet dofs (zero here)
+        return self.b.norm()
+
+    def _assemble_jacobian(self) -> None:
+        self.A.zeroEntries()
+        fem_petsc.assemble_matrix(self.A, self.J, bcs=self.bcs)
+        self.A.assemble()
+        if self.on_jacobian is not None:
+            self.on_jacobian()
+
+    def _linear_solve(self, reuse: bool) -> tuple[int, bool]:
+        """δ from J·δ = −F (F in ``b``); returns (iterations, whether the factors were rebuilt)."""
+        self.b.scale(-1.0)
+        pc = self.ksp.getPC()
+        its = 0
+        for fresh in ((False, True) if reuse else (True,)):
+            pc.setReusePreconditioner(not fresh)
+            self.du.x.petsc_vec.set(0.0)
+            with PrefixedOptions(self.prefix, self.options):  # sub-solvers read them at setup
+                self.ksp.solve(self.b, self.du.x.petsc_vec)
+            its += self.ksp.getIterationNumber()
+            if self.ksp.getConvergedReason() > 0:
+                break
+        self.b.scale(-1.0)
+        self.du.x.scatter_forward()
+        return its, fresh and self.ksp.getConvergedReason() > 0
+
+    def solve(self, start: Callable[[], None] | None = None,
+              step: Callable[[dolfinx.fem.Function, float], None] | None = None,
+              reuse: bool = False) -> NewtonReport:
+        """Newton from the current ``u`` with its Dirichlet values imposed first.
+
+        Args:
+            start: Called once the initial iterate (with Dirichlet values) is in ``u``.
+            step: Called as ``step(du, alpha)`` with ``u`` still at the old iterate, just before
+                the update ``u += alpha·du`` is made (e.g. to update auxiliary variables).
+            reuse: The first step may use the factors of the previous solve (for re-solves of
+                a slightly changed problem from its old solution).
+
+        Returns:
+            The report; ``converged`` is False on failure (nothing is raised).
+        """
+        self.u.x.petsc_vec.copy(self.x)
+        fem_petsc.set_bc(self.x, self.bcs)
+        self._sync(self.x)
+        if start is not None:
+            start()
+        rep = NewtonReport(converged=False, reason="max_it")
+        r = self.residual_norm()
+        rep.residuals.append(r)
+        r0, lag_ok = r, reuse and self._factored
+        while True:
+            if not np.isfinite(r):
+                rep.reason = "nan"
+                break
+            if r <= self.atol or r <= self.rtol * r0:
+                rep.converged, rep.reason = True, ("atol" if r <= self.atol else "rtol")
+                break
+            if rep.iterations >= self.max_it:
+                break
+            self._assemble_jacobian()
+            its, fresh = self._linear_solve(self.lag and lag_ok)
+            rep.linear_iterations += its
+            if self.ksp.getConvergedReason() <= 0:
+                rep.reason = "linear_solve"
+                break
+            rep.factorizations += int(fresh)
+            self._factored = True
+            alpha, r_new = self._line_search(r)
+            if alpha is None:
+                rep.reason = "line_search"
+                break
+            if step is not None:
+                self._sync(self.x)
+                step(self.du, alpha)
+            self.x.axpy(alpha, self.du.x.petsc_vec)
+            self._sync(self.x)  # ``b`` already holds F here: the last trial was accepted
+            lag_ok = alpha == 1.0 and r_new <= self.lag_ratio * r
+            r = r_new
+            rep.iterations += 1
+            rep.residuals.append(r)
+            rep.steps.append(alpha)
+        self._sync(self.x)
+        return rep
+
+    def energy(self) -> float:
+        """E at the iterate last synchronised into ``u`` (global value)."""
+        local = dolfinx.fem.assemble_scalar(self.E)
+        return self.u.function_space.mesh.comm.allreduce(local, op=MPI.SUM)
+
+    def _line_search(self, r: float) -> tuple[float | None, float]:
+        """Backtrack from the full step; leaves ``x`` at the old iterate on return.
+
+        A step is accepted when it decreases ‖F‖ (Armijo), or E with its slope F·δ (Armijo).
+        """
+        self.x.copy(self.x_old)
+        e0 = None
+        if self.E is not None:
+            slope = self.b.dot(self.du.x.petsc_vec)
+            e0 = self.energy() if slope < 0 else None  # ``u`` holds the old iterate here
+        alpha = 1.0
+        while alpha >= self.min_step:
+            self.x_old.copy(self.x)
+            self.x.axpy(alpha, self.du.x.petsc_vec)
+            r_new = self.residual_norm()  # also puts the trial iterate into ``u``
+            ok = np.isfinite(r_new) and r_new <= (1.0 - 1e-4 * alpha) * r
+            if not ok and e0 is not None and np.isfinite(r_new):
+                e_new = self.energy()
+                ok = np.isfinite(e_new) and e_new <= e0 + 1e-4 * alpha * slope
+            self.x_old.copy(self.x)
+            if ok:
+                return alpha, r_new
+            alpha *= 0.5
+        self._sync(self.x)
+        return None, r
+
+    def destroy(self) -> None:
+        """Free the PETSc objects."""
+        for obj in (self.ksp, self.A, self.b, self.x, self.x_old):
+            if obj is not None:
+                obj.destroy()

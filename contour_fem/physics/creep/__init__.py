@@ -1,0 +1,29 @@
+"""Power-law creep of lithium and the interfacial excess pressure (docs/model.md §3).
+
+- :mod:`~.law`: the J2 Norton law as stateless UFL functions (scaled variables);
+- :mod:`~.primal_dual`: the dual variable of primal–dual Newton;
+- :mod:`~.boundary`: interface, mirror-plane and bottom conditions, the pressure pin;
+- :mod:`~.stress`: the excess pressure and its datum, :class:`CreepResult`;
+- :mod:`~.preconditioner`: the block preconditioner of the iterative solver;
+- :mod:`~.problem`: :class:`CreepProblem`, its Newton solve and continuation in n.
+"""
+
+from contour_fem.physics.creep.law import (
+    dissipation_density,
+    norton_viscosity,
+    scaled_strain_rate2,
+    strain_rate,
+)
+from contour_fem.physics.creep.problem import CREEP_DEGREES, NEWTON_VARIANTS, CreepProblem
+from contour_fem.physics.creep.stress import CreepResult
+
+__all__ = [
+    "CREEP_DEGREES",
+    "NEWTON_VARIANTS",
+    "CreepProblem",
+    "CreepResult",
+    "dissipation_density",
+    "norton_viscosity",
+    "scaled_strain_rate2",
+    "strain_rate",
+]

@@ -1,0 +1,1 @@
+"""Studies: many cases at once (sweeps), the experiment benchmark, mesh convergence, reports."""

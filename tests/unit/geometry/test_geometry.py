@@ -1,0 +1,194 @@
+"""Geometry layer (gmsh and numpy only): topographies, area ratios, input validation, cells."""
+
+import math
+
+import gmsh
+import numpy as np
+import pytest
+
+from contour_fem.core.errors import InputError
+from contour_fem.geometry import (
+    PHYSICAL_GROUPS,
+    CellSpec,
+    EggBox,
+    Flat,
+    Frustum,
+    HeightFunction,
+    Pyramid,
+    build_cell_model,
+    make_topography,
+)
+
+S = 150e-6
+UM = 1e-6
+
+
+def all_topographies():
+    return [
+        Flat(period=S),
+        EggBox(height=25 * UM, period=S),
+        EggBox(height=25 * UM, period=S, form="sum", invert=True),
+        Pyramid(height=25 * UM, period=S),
+        Pyramid(height=25 * UM, period=S, corner_radius=3 * UM),
+        Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4),
+        Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4, corner_radius=2 * UM,
+                invert=True),
+    ]
+
+
+# docs/model.md §1: product egg-box area ratios (quoted to 4 decimals).
+@pytest.mark.parametrize("ratio, expected", [(1 / 30, 1.0027), (1 / 6, 1.0659), (1 / 3, 1.2393),
+                                             (1 / 2, 1.4794)])
+def test_eggbox_area_ratio_matches_reference(ratio, expected):
+    assert EggBox(height=ratio * S, period=S).area_ratio() == pytest.approx(expected, abs=5e-5)
+
+
+def test_eggbox_quadrature_is_spectral():
+    e = EggBox(height=S / 2, period=S)
+    assert abs(e.area_ratio_numeric(256) - e.area_ratio_numeric(2048)) < 1e-12
+
+
+def test_closed_forms_agree_with_quadrature():
+    # Midpoint rule over kinked surfaces converges as O(h²): 2048² points reach ~1e-5.
+    p = Pyramid(height=25 * UM, period=S)
+    assert p.area_ratio() == pytest.approx(math.sqrt(1 + (2 * 25 / 150) ** 2), rel=1e-14)
+    assert p.area_ratio_numeric() == pytest.approx(p.area_ratio(), abs=5e-5)
+    f = Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4)
+    assert f.area_ratio_numeric() == pytest.approx(f.area_ratio(), abs=5e-5)
+    assert Flat(period=S).area_ratio() == 1.0
+
+
+@pytest.mark.parametrize("topo", all_topographies(), ids=lambda t: t.kind)
+def test_gradient_matches_finite_differences(topo):
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(-S, S, 2000), rng.uniform(-S, S, 2000)
+    d = 1e-10
+    gx, gy = topo.gradient(x, y)
+    fx = (topo.h(x + d, y) - topo.h(x - d, y)) / (2 * d)
+    fy = (topo.h(x, y + d) - topo.h(x, y - d)) / (2 * d)
+    # Points within d of a sharp kink may differ; there are none in a random sample of 2000.
+    assert np.max(np.abs(gx - fx)) < 1e-5
+    assert np.max(np.abs(gy - fy)) < 1e-5
+
+
+@pytest.mark.parametrize("topo", all_topographies(), ids=lambda t: t.kind)
+def test_normals_are_unit_and_point_into_electrolyte(topo):
+    x, y = np.meshgrid(np.linspace(0, S, 31), np.linspace(0, S, 31))
+    n = topo.normal(x, y)
+    assert np.allclose(np.linalg.norm(n, axis=-1), 1.0)
+    assert np.all(n[..., 2] > 0)
+
+
+@pytest.mark.parametrize("topo", all_topographies()[1:], ids=lambda t: t.kind)
+def test_mirror_symmetry_and_height_range(topo):
+    x, y = np.meshgrid(np.linspace(0, S / 2, 17), np.linspace(0, S / 2, 17))
+    h = topo.h(x, y)
+    assert np.allclose(h, topo.h(-x, y)) and np.allclose(h, topo.h(x, -y))
+    assert np.allclose(h, topo.h(S - x, y))
+    lo, hi = topo.bounds()
+    assert hi - lo == pytest.approx(topo.height)
+    fine = np.linspace(-S / 2, S / 2, 301)
+    xx, yy = np.meshgrid(fine, fine)
+    # Rounded edges can only lower the crests (by less than the radius).
+    radius = getattr(topo, "corner_radius", 0.0)
+    assert hi - radius - 1e-3 * topo.height <= topo.h(xx, yy).max() <= hi + 1e-15
+
+
+def test_corner_radius_makes_the_gradient_continuous():
+    sharp = Pyramid(height=25 * UM, period=S)
+    round_ = Pyramid(height=25 * UM, period=S, corner_radius=5 * UM)
+    eps = 1e-12  # inside the fillet the gradient changes by ~eps/radius across the ridge
+    x = np.array([30 * UM - eps, 30 * UM + eps])  # across the diagonal ridge x = y
+    y = np.array([30 * UM + eps, 30 * UM - eps])
+    assert abs(np.diff(sharp.gradient(x, y)[0])[0]) > 0.1
+    assert abs(np.diff(round_.gradient(x, y)[0])[0]) < 1e-5
+    # Rounding only removes material near the edges: the area shrinks a little.
+    assert 0 < sharp.area_ratio() - round_.area_ratio() < 5e-3
+
+
+def test_invert_flips_the_surface():
+    a = Pyramid(height=25 * UM, period=S)
+    b = Pyramid(height=25 * UM, period=S, invert=True)
+    x = np.linspace(0, S, 13)
+    assert np.allclose(a.h(x, x), -b.h(x, x))
+    # Default: SE apex at the origin points down into the Li (lowest interface point).
+    assert a.h(0.0, 0.0) == pytest.approx(-12.5 * UM)
+
+
+def test_height_function_symmetry_detection():
+    k = 2 * math.pi / S
+    sym = HeightFunction(lambda x, y: 5 * UM * np.cos(k * x) * np.cos(k * y), period=S)
+    asym = HeightFunction(lambda x, y: 5 * UM * np.sin(k * x) + 2 * UM * np.cos(k * y), period=S)
+    assert sym.mirror_symmetric and not asym.mirror_symmetric
+    assert sym.height == pytest.approx(10 * UM, rel=1e-3)
+    with pytest.raises(InputError, match="periodic"):
+        HeightFunction(lambda x, y: x, period=S)
+
+
+@pytest.mark.parametrize("build, field", [
+    (lambda: EggBox(height=0.0, period=S), "height"),
+    (lambda: EggBox(height=-1 * UM, period=S), "height"),
+    (lambda: EggBox(height=float("nan"), period=S), "height"),
+    (lambda: EggBox(height=25 * UM, period=0.0), "period"),
+    (lambda: EggBox(height=25 * UM, period=S, form="cosine"), "form"),
+    (lambda: Frustum(height=25 * UM, period=S, top_width=100 * UM, gap=60 * UM), "top_width"),
+    (lambda: Frustum(height=25 * UM, period=S, top_width=-1 * UM, gap=10 * UM), "top_width"),
+    (lambda: Pyramid(height=25 * UM, period=S, corner_radius=500 * UM), "corner_radius"),
+    (lambda: make_topography("sinusoid", height=25 * UM, period=S), "topography"),
+])
+def test_bad_input_names_the_field(build, field):
+    with pytest.raises(InputError, match=field) as exc:
+        build()
+    assert "\n" not in str(exc.value)
+
+
+def test_quarter_cell_of_asymmetric_surface_is_refused():
+    asym = HeightFunction(lambda x, y: 5 * UM * np.sin(2 * math.pi * x / S), period=S)
+    gmsh.initialize()
+    try:
+        with pytest.raises(InputError, match="quarter"):
+            build_cell_model(asym, CellSpec(domain="quarter"))
+    finally:
+        gmsh.finalize()
+
+
+@pytest.mark.parametrize("structured", [True, False])
+@pytest.mark.parametrize("domain", ["quarter", "full"])
+def test_cell_has_every_physical_group(structured, domain):
+    gmsh.initialize()
+    gmsh.option.setNumber("General.Terminal", 0)
+    try:
+        topo = Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4)
+        cm = build_cell_model(topo, CellSpec(domain=domain, resolution="coarse",
+                                             structured=structured))
+        names = {gmsh.model.getPhysicalName(d, t): (d, t)
+                 for d, t in gmsh.model.getPhysicalGroups()}
+        assert names == PHYSICAL_GROUPS
+        for dim, tag in PHYSICAL_GROUPS.values():
+            nodes, _ = gmsh.model.mesh.getNodesForPhysicalGroup(dim, tag)
+            assert len(nodes) > 0
+        assert cm.num_cells > 0 and cm.z_bottom < -topo.height / 2 < topo.height / 2 < cm.z_top
+        # Interface nodes lie exactly on the surface.
+        nodes, xyz = gmsh.model.mesh.getNodesForPhysicalGroup(*PHYSICAL_GROUPS["interface"])
+        xyz = xyz.reshape(-1, 3)
+        assert np.allclose(xyz[:, 2], topo.h(xyz[:, 0], xyz[:, 1]), atol=1e-15)
+    finally:
+        gmsh.finalize()
+
+
+def test_cell_spec_validation():
+    with pytest.raises(InputError, match="resolution"):
+        CellSpec(resolution="ultra")
+    with pytest.raises(InputError, match="domain"):
+        CellSpec(domain="half")
+    with pytest.raises(InputError, match="interface_size"):
+        CellSpec(interface_size=-1.0)
+    with pytest.raises(InputError, match="order"):
+        CellSpec(order=3)
+
+
+def test_equivalent_distance_uses_symmetry():
+    e = EggBox(height=25 * UM, period=S)
+    # The two crests of the product egg-box in a quarter cell are equivalent.
+    assert e.equivalent_distance([0, 0, 12.5 * UM], [75 * UM, 75 * UM, 12.5 * UM]) < 1e-12
+    assert e.equivalent_distance([0, 0, 0], [10 * UM, 0, 0]) == pytest.approx(10 * UM)

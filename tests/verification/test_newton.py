@@ -1,0 +1,76 @@
+"""The damped Newton solver on a small nonlinear problem: convergence, lagged factors, failure."""
+
+from mpi4py import MPI
+
+import dolfinx
+import numpy as np
+import pytest
+import ufl
+
+from contour_fem.fem.newton import NewtonSolver
+from contour_fem.fem.petsc import SADDLE_POINT_PRESETS
+
+
+def _problem(prefix: str, **kw):
+    """−∇·((1 + u²)∇u) = 10 on the unit square, u = 0 on the boundary."""
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 2))
+    u, v = dolfinx.fem.Function(V), ufl.TestFunction(V)
+    F = ((1 + u**2) * ufl.inner(ufl.grad(u), ufl.grad(v)) - 10.0 * v) * ufl.dx
+    msh.topology.create_connectivity(1, 2)
+    facets = dolfinx.mesh.exterior_facet_indices(msh.topology)
+    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    return u, NewtonSolver(F, u, [bc], prefix=prefix, options=SADDLE_POINT_PRESETS["mumps"], **kw)
+
+
+def test_newton_converges_and_lagged_factors_give_the_same_solution():
+    u_lag, lagged = _problem("nl_lag_", lag_factorization=True)
+    u_new, fresh = _problem("nl_new_", lag_factorization=False)
+    rep_lag, rep_new = lagged.solve(), fresh.solve()
+    assert rep_lag.converged and rep_new.converged
+    assert rep_lag.residuals[-1] <= 1e-10 * rep_lag.residuals[0]
+    # Quadratic convergence ends in a full step; the lagged run skipped some factorisations.
+    assert rep_new.steps[-1] == 1.0 and rep_new.factorizations == rep_new.iterations
+    assert rep_lag.factorizations < rep_lag.iterations
+    diff = np.abs(u_lag.x.array - u_new.x.array).max()
+    assert MPI.COMM_WORLD.allreduce(diff, op=MPI.MAX) < 1e-9 * np.abs(u_new.x.array).max()
+    lagged.destroy()
+    fresh.destroy()
+
+
+def test_newton_reports_failure_without_raising():
+    _, solver = _problem("nl_fail_", max_it=1)
+    rep = solver.solve()
+    assert not rep.converged and rep.reason == "max_it" and rep.iterations == 1
+    solver.destroy()
+
+
+def _p_laplace(prefix: str, with_energy: bool):
+    """Minimiser of E(u) = ∫ (|∇u|² + δ²)^(p/2)/p − 10·u on the unit square, p = 1.5."""
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 2))
+    u, v = dolfinx.fem.Function(V), ufl.TestFunction(V)
+    p = 1.5
+    energy = ((ufl.inner(ufl.grad(u), ufl.grad(u)) + 1e-4) ** (p / 2) / p - 10.0 * u) * ufl.dx
+    msh.topology.create_connectivity(1, 2)
+    facets = dolfinx.mesh.exterior_facet_indices(msh.topology)
+    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    solver = NewtonSolver(ufl.derivative(energy, u, v), u, [bc], prefix=prefix,
+                          options=SADDLE_POINT_PRESETS["mumps"],
+                          energy=energy if with_energy else None)
+    return u, solver
+
+
+def test_energy_line_search_finds_the_same_minimiser():
+    u_e, with_e = _p_laplace("pl_e_", True)
+    u_r, without = _p_laplace("pl_r_", False)
+    e_start = with_e.energy()  # u = 0
+    rep_e, rep_r = with_e.solve(), without.solve()
+    assert rep_e.converged and rep_r.converged
+    diff = np.abs(u_e.x.array - u_r.x.array).max()
+    assert MPI.COMM_WORLD.allreduce(diff, op=MPI.MAX) < 1e-8 * np.abs(u_r.x.array).max()
+    # The global energy, summed over ranks, fell from E(0) = |Ω|·δ^p/p.
+    assert e_start == pytest.approx(1e-4 ** 0.75 / 1.5, rel=1e-12)
+    assert with_e.energy() < e_start
+    with_e.destroy()
+    without.destroy()

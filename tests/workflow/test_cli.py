@@ -1,0 +1,89 @@
+"""The command line: configuration errors, ``mesh`` and ``solve`` outputs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contour_fem import config
+from contour_fem.cli import main
+from contour_fem.geometry import RESOLUTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_toml(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("snippet, key", [
+    ("[geometry]\ntopography = 'eggbox'\nheight_um = 25\nseparation_um = 150\nfoo = 1\n",
+     "geometry.foo"),
+    ("[geometry]\ntopography = 'eggbox'\nheight_um = 25\n", "geometry.separation_um"),
+    ("[geometry]\ntopography = 'eggbox'\nheight_um = 'tall'\nseparation_um = 150\n",
+     "geometry.height_um"),
+    ("[geometry]\ntopography = 'eggbox'\nheight_um = -5\nseparation_um = 150\n",
+     "geometry.height_um"),
+    ("[geometry]\ntopography = 'eggbox'\nheight_um = nan\nseparation_um = 150\n",
+     "geometry.height_um"),
+    ("[geometry]\ntopography = 'cone'\nheight_um = 5\nseparation_um = 150\n",
+     "geometry.topography"),
+    ("[geometry]\ntopography = 'frustum'\nheight_um = 25\nseparation_um = 150\n"
+     "top_width_um = 100\ngap_um = 60\n", "top_width"),
+    ("[geometry]\ntopography = 'eggbox'\nheight_um = 25\nseparation_um = 150\n"
+     "[mesh]\nresolution = 'ultra'\n", "mesh.resolution"),
+    ("[geometry]\ntopography = 'eggbox'\nheight_um = 25\nseparation_um = 150\n"
+     "[solver]\ncreep_degree = 4\n", "solver.creep_degree"),
+    ("[geometry\ntopography = 'eggbox'\n", "malformed TOML"),
+])
+
+
+@pytest.mark.parametrize("command", ["solve", "mesh"])
+def test_config_errors_give_one_line_and_write_nothing(tmp_path, capsys, snippet, key, command):
+    cfg = write_toml(tmp_path / "bad.toml", snippet)
+    out = tmp_path / "out"
+    code = main([command, str(cfg), "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert key in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [cfg]
+
+
+def test_config_offers_every_resolution_preset():
+    # config.py lists the names without importing gmsh; they must not drift from the presets.
+    assert config.SCHEMA["mesh"]["resolution"].meta.choices == tuple(RESOLUTIONS)
+
+
+def test_every_geometry_file_resolves():
+    files = sorted((ROOT / "geometries").glob("*.toml"))
+    assert len(files) == 14
+    for path in files:
+        case = config.build_case(config.load(path))
+        assert case.name == path.stem
+
+
+def test_cli_mesh_writes_msh_xdmf_and_info(tmp_path, capsys):
+    out = tmp_path / "mesh"
+    assert main(["mesh", str(ROOT / "geometries" / "pyramid_H25S150.toml"), "--out",
+                 str(out)]) == 0
+    info = json.loads((out / "info.json").read_text())
+    assert (out / "mesh.msh").stat().st_size > 0 and (out / "mesh.xdmf").exists()
+    assert info["area_ratio"] == pytest.approx(info["area_ratio_exact"], rel=1e-12)
+    assert info["cells"] > 0 and "versions" in info and "pyramid_H25S150" in capsys.readouterr().out
+
+
+def _solve_config(tmp: Path) -> Path:
+    return write_toml(tmp / "case.toml", "name = 'h25'\n[geometry]\ntopography = 'eggbox'\n"
+                      "height_um = 25\nseparation_um = 150\n[mesh]\nresolution = 'coarse'\n")
+
+
+def test_cli_solve_writes_result_run_and_fields(tmp_path):
+    out = tmp_path / "solve"
+    assert main(["-q", "solve", str(_solve_config(tmp_path)), "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    run = json.loads((out / "run.json").read_text())
+    assert result["converged"] and result["ranks"] == 1
+    assert run["config"]["geometry"]["height_um"] == 25 and "versions" in run
+    assert (out / "current.bp").is_dir() and (out / "creep.bp").is_dir()
