@@ -11,7 +11,9 @@ from mpi4py import MPI
 
 from contour_fem import config
 from contour_fem.case import run_case
+from contour_fem.core.errors import OutputError
 from contour_fem.core.parallel import on_root
+from contour_fem.geometry.spec import MAX_CELLS
 from contour_fem.io.files import write_json
 from contour_fem.io.output import staged_output
 from contour_fem.io.results import mesh_info, write_case_result
@@ -33,18 +35,34 @@ def _case_options(p: argparse.ArgumentParser, default_out: str) -> None:
                         "--set kinetics.interfacial_resistance_ohm_cm2=30")
     p.add_argument("--resolution", choices=config.SCHEMA["mesh"]["resolution"].meta.choices,
                    help="shorthand for --set mesh.resolution=NAME")
+    p.add_argument("--allow-large", action="store_true",
+                   help=f"allow meshes above mesh.max_cells (default {MAX_CELLS:,} cells)")
 
 
 def _load_case(args) -> tuple[dict, object]:
     overrides = config.parse_overrides(args.set)
     if getattr(args, "resolution", None):
         overrides["mesh.resolution"] = args.resolution
+    if getattr(args, "allow_large", False):
+        overrides["mesh.max_cells"] = config.SCHEMA["mesh"]["max_cells"].meta.hi
     cfg = config.load(args.config, overrides=overrides)
     return cfg, config.build_case(cfg)
 
 
+#: Longest case name used as a default folder name (file systems allow 255 bytes).
+MAX_FOLDER_NAME = 200
+
+
 def _out(args, default: Path) -> Path:
-    return Path(args.out) if args.out else default
+    """The output folder: ``--out``, or the default named after the case."""
+    if args.out is not None:
+        if args.out.strip() == "":
+            raise OutputError("--out: the path is empty")
+        return Path(args.out)
+    if len(default.name) > MAX_FOLDER_NAME:
+        raise OutputError(f"the case name is too long for a folder name ({len(default.name)} "
+                          f"characters, at most {MAX_FOLDER_NAME}); give --out")
+    return default
 
 
 def _cmd_mesh(args, comm: MPI.Comm) -> int:
@@ -95,8 +113,9 @@ def _cmd_convergence(args, comm: MPI.Comm) -> int:
 def _cmd_sweep(args, comm: MPI.Comm) -> int:
     """Returns 0 when every case was processed (failed ones included)."""
     path = Path(args.sweep)
-    out = Path(args.out) if args.out else (
-        path.with_suffix("") if path.suffix == ".toml" else path.with_name(path.name + ".out"))
+    default = path.with_suffix("") if path.suffix == ".toml" else path.with_name(
+        path.name + ".out")
+    out = _out(args, default)
     summary = run_sweep(args.sweep, out, comm, ranks_per_case=args.ranks_per_case,
                         task_index=args.task_index, task_count=args.task_count,
                         retry_failed=args.retry_failed)
@@ -109,7 +128,7 @@ def _cmd_sweep(args, comm: MPI.Comm) -> int:
 
 
 def _cmd_benchmark(args, comm: MPI.Comm) -> int:
-    out = Path(args.out or Path("runs") / args.name)
+    out = _out(args, Path("runs") / args.name)
     summary = run_benchmark(args.name, out, comm, resolution=args.resolution,
                             coarse=args.coarse, ranks_per_case=args.ranks_per_case,
                             sensitivity=not args.no_sensitivity)

@@ -95,8 +95,8 @@ def read_case_file(path: str | Path) -> dict:
         InputError: A file that cannot be read, or malformed TOML.
 
     """
+    text = read_text(path, "case file")  # before Path(): Path("") would be "."
     path = Path(path)
-    text = read_text(path, "case file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -35,6 +35,7 @@ from contour_fem.core.parallel import on_root
 from contour_fem.core.provenance import versions
 from contour_fem.geometry.spec import RESOLUTIONS
 from contour_fem.io.files import write_json
+from contour_fem.io.output import open_store
 from contour_fem.io.results import read_interface_csv
 from contour_fem.studies.report import write_report
 from contour_fem.studies.sweep.runner import run_sweep
@@ -308,6 +309,7 @@ def run_benchmark(name: str, out: Path, comm: MPI.Comm, *, resolution: str = "me
     t0 = time.perf_counter()
     bench = load_benchmark(name)
     out = Path(out)
+    open_store(out, comm, "benchmark")  # refuse a folder that must not be written, first
     bars = bool(coarse) and coarse != resolution
     levels = {resolution: sample_configs(bench, base_config(resolution))}
     if bars:

@@ -16,6 +16,7 @@ from mpi4py import MPI
 import pytest
 
 from contour_fem.cli import main
+from contour_fem.core.errors import InputError
 from contour_fem.studies.sweep import load_sweep, run_sweep, task_slice
 
 REPO = Path(__file__).resolve().parents[2]
@@ -274,3 +275,49 @@ def test_default_out_is_next_to_the_sweep_file(tmp_path):
                      "[base.mesh]\nresolution = 'coarse'\n[base.output]\nfields = false\n")
     assert main(["-q", "sweep", str(sweep)]) == 0
     assert (tmp_path / "flat_one" / "results.csv").is_file()
+
+
+@serial_only
+def test_an_incomplete_record_is_not_a_finished_case(tmp_path):
+    sweep = flat_sweep("partial", [120, 150])
+    out = tmp_path / "out"
+    run_sweep(sweep, out, WORLD)
+    victim = next(iter(results(out)))
+    (out / "cases" / victim / "result.json").write_text("{}")  # parses, but says nothing
+    summary = run_sweep(sweep, out, WORLD)
+    assert (summary["done"], summary["skipped"], summary["ok_total"]) == (1, 1, 2)
+    assert json.loads((out / "cases" / victim / "result.json").read_text())["converged"] is True
+
+
+@serial_only
+def test_one_invocation_per_output_folder(tmp_path):
+    sweep = tmp_path / "lock.toml"
+    sweep.write_text("""
+name = "lock"
+[base.geometry]
+topography = "flat"
+[base.mesh]
+resolution = "coarse"
+[base.output]
+fields = false
+[vary]
+"geometry.separation_um" = [100, 125, 150, 175, 200, 225]
+""")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "contour_fem", "sweep", str(sweep), "--out",
+                             str(out)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / ".claims").is_dir():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        with pytest.raises(InputError, match="another sweep invocation"):
+            run_sweep(sweep, out, WORLD)
+        assert proc.wait(timeout=300) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # The lock went with the process that held it: the folder can be resumed now.
+    assert run_sweep(sweep, out, WORLD)["skipped"] == 6

@@ -113,8 +113,8 @@ def load_sweep(source: str | Path | dict, *, base_dir: str | Path | None = None)
         raw = copy.deepcopy(source)
         default_name = "sweep"
     else:
+        text = read_text(source, "sweep file")  # before Path(): Path("") would be "."
         path = Path(source)
-        text = read_text(path, "sweep file")
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
