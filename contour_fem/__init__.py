@@ -13,11 +13,23 @@ The package is layered with one-way imports, shown by its folders, bottom to top
 - ``studies``: sweeps, the experiment benchmark, convergence studies, reports;
 - ``cli``: the command line.
 
-Importing the package itself loads neither DOLFINx nor PETSc.
+Importing the package itself loads neither DOLFINx nor PETSc: :func:`load_result` and
+:func:`load_sweep` are loaded on first use.
 """
 
 from contour_fem.core.provenance import package_version
 
 __version__ = package_version()
 
-__all__ = ["__version__"]
+_LAZY = {"load_result": "contour_fem.io.readers", "load_sweep": "contour_fem.io.readers"}
+
+__all__ = ["__version__", "load_result", "load_sweep"]
+
+
+def __getattr__(name: str):
+    """``contour_fem.load_result`` and ``load_sweep`` without importing them up front."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'contour_fem' has no attribute {name!r}")

@@ -102,6 +102,9 @@ class Case:
         check_cell_count(self.topography, self.cell)  # before any output is staged
 
 
+#: Relative spread below which the interface current counts as uniform (a flat interface).
+UNIFORM = 1e-9
+
 #: Columns of the interface table (``CaseResult.interface``, ``interface.csv``) and their units.
 INTERFACE_COLUMNS: dict[str, Unit] = {
     "x_um": UM,
@@ -131,7 +134,7 @@ class CaseResult:
     flat: FlatReference
     critical_current: float  # A/m²
     criterion_location: list[float]
-    hotspot_distance: float  # m, between the current and the pressure maxima
+    hotspot_distance: float | None  # m, between the current and pressure maxima (None: uniform)
     coupling_current_change: dict | None  # relative changes of f_max and pointwise, at i_ref
     coupling_iterations: int
     root_critical_current: float | None
@@ -144,8 +147,12 @@ class CaseResult:
         """The ``result.json`` record (keys are a contract for sweeps and users)."""
         topo = self.case.topography
 
-        def um(x: float) -> float:
+        def um(x: float | None) -> float | None:
             return UM.from_si(x, UM_DIGITS)
+
+        def located(point: list[float]) -> list[float] | None:
+            # Where a maximum of a uniform field is reached is not defined.
+            return None if self.hotspot_distance is None else [um(c) for c in point]
 
         change = self.coupling_current_change
         return {
@@ -159,14 +166,16 @@ class CaseResult:
             "primary_max_current_ratio": self.primary_current_ratio,
             "max_excess_pressure_MPa": MPA.from_si(self.creep.dp_max),
             "min_excess_pressure_MPa": MPA.from_si(self.creep.dp_min),
-            "current_hotspot_um": [um(c) for c in self.current.f_max_location],
-            "pressure_hotspot_um": [um(c) for c in self.creep.dp_max_location],
+            "current_hotspot_um": located(self.current.f_max_location),
+            "pressure_hotspot_um": located(self.creep.dp_max_location),
             "hotspot_distance_um": um(self.hotspot_distance),
             "critical_current_mA_cm2": MA_CM2.from_si(self.critical_current),
             "critical_current_ratio_to_flat": self.critical_current / self.flat.flat_current,
-            "criterion_location_um": [um(c) for c in self.criterion_location],
-            "criterion_k_per_MPa": PER_MPA.from_si(self.flat.k),
-            "flat_critical_current_mA_cm2": MA_CM2.from_si(self.flat.flat_current),
+            "criterion_location_um": located(self.criterion_location),
+            # Parameters echoed (12 significant digits: 0.2, not 0.19999999999999998).
+            "criterion_k_per_MPa": float(f"{PER_MPA.from_si(self.flat.k):.12g}"),
+            "flat_critical_current_mA_cm2": float(
+                f"{MA_CM2.from_si(self.flat.flat_current):.12g}"),
             "root_finding_critical_current_mA_cm2": MA_CM2.from_si(self.root_critical_current),
             # Relative change of the maximum local current caused by the coupling (the quantity
             # the paper reports as < 1 %); the largest pointwise change is reported beside it.
@@ -275,7 +284,11 @@ def _run(case, comm, cell, current, creep, ref, timings, t_start) -> CaseResult:
         root = root_find(current, creep, _coupling(case), ref, n, critical, case.solver.root_rtol)
         timings["root_finding"] = time.perf_counter() - t0
 
-    distance = case.topography.equivalent_distance(cur.f_max_location, crp.dp_max_location)
+    # A maximum of a uniform field is anywhere: its location and the distance are undefined.
+    f_all = table["current_ratio"]
+    uniform = bool(f_all.size == 0 or np.ptp(f_all) <= UNIFORM * abs(f_all.max()))
+    distance = None if uniform else case.topography.equivalent_distance(cur.f_max_location,
+                                                                         crp.dp_max_location)
     timings["total"] = time.perf_counter() - t_start
     return CaseResult(
         case=case, cell=cell, current=cur, creep=crp, flat=ref, critical_current=critical,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,18 +13,37 @@ from mpi4py import MPI
 
 from contour_fem import config
 from contour_fem.case import run_case
-from contour_fem.core.errors import OutputError
+from contour_fem.cli.logs import log_file
+from contour_fem.config.describe import key_markdown, key_text
+from contour_fem.core.errors import InputError, OutputError
+from contour_fem.core.files import read_text
 from contour_fem.core.parallel import on_root
 from contour_fem.geometry.spec import MAX_CELLS
+from contour_fem.io import plots
+from contour_fem.io.citation import citation_text
+from contour_fem.io.fields import tag_names, write_mesh_vtu
 from contour_fem.io.files import write_json
 from contour_fem.io.output import staged_output
 from contour_fem.io.results import mesh_info, write_case_result
 from contour_fem.mesh import create_cell_mesh
 from contour_fem.studies import convergence
 from contour_fem.studies.benchmark import run_benchmark
+from contour_fem.studies.estimate import estimate
+from contour_fem.studies.sweep.grammar import load_sweep
 from contour_fem.studies.sweep.runner import run_sweep
 
 Flags = Callable[[argparse.ArgumentParser], None]
+RESOLUTIONS = config.SCHEMA["mesh"]["resolution"].meta.choices
+#: Longest case name used as a default folder name (file systems allow 255 bytes).
+MAX_FOLDER_NAME = 200
+
+
+def _override_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help=f"override a key of the {what} (repeatable), e.g. "
+                        "--set kinetics.interfacial_resistance_ohm_cm2=30")
+    p.add_argument("--resolution", choices=RESOLUTIONS,
+                   help="shorthand for --set mesh.resolution=NAME")
 
 
 def _case_options(p: argparse.ArgumentParser, default_out: str) -> None:
@@ -30,27 +51,23 @@ def _case_options(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--out", help=f"output folder (default {default_out})")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier output of this command in --out")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a key of the case file (repeatable), e.g. "
-                        "--set kinetics.interfacial_resistance_ohm_cm2=30")
-    p.add_argument("--resolution", choices=config.SCHEMA["mesh"]["resolution"].meta.choices,
-                   help="shorthand for --set mesh.resolution=NAME")
+    _override_options(p, "case file")
     p.add_argument("--allow-large", action="store_true",
                    help=f"allow meshes above mesh.max_cells (default {MAX_CELLS:,} cells)")
 
 
-def _load_case(args) -> tuple[dict, object]:
+def _overrides(args) -> dict:
     overrides = config.parse_overrides(args.set)
     if getattr(args, "resolution", None):
         overrides["mesh.resolution"] = args.resolution
     if getattr(args, "allow_large", False):
         overrides["mesh.max_cells"] = config.SCHEMA["mesh"]["max_cells"].meta.hi
-    cfg = config.load(args.config, overrides=overrides)
+    return overrides
+
+
+def _load_case(args) -> tuple[dict, object]:
+    cfg = config.load(args.config, overrides=_overrides(args))
     return cfg, config.build_case(cfg)
-
-
-#: Longest case name used as a default folder name (file systems allow 255 bytes).
-MAX_FOLDER_NAME = 200
 
 
 def _out(args, default: Path) -> Path:
@@ -68,12 +85,14 @@ def _out(args, default: Path) -> Path:
 def _cmd_mesh(args, comm: MPI.Comm) -> int:
     cfg, case = _load_case(args)
     out = _out(args, Path("out") / f"{cfg['name']}-mesh")
-    with staged_output(out, comm, "mesh", inputs=[args.config], overwrite=args.overwrite) as stage:
+    with (staged_output(out, comm, "mesh", inputs=[args.config], overwrite=args.overwrite)
+          as stage, log_file(stage / "log.txt", comm)):
         t0 = time.perf_counter()
         cm = create_cell_mesh(comm, case.topography, case.cell, msh_path=stage / "mesh.msh")
         elapsed = time.perf_counter() - t0
         cm.write_xdmf(stage / "mesh.xdmf")
-        info = mesh_info(cm, case, cfg, elapsed)
+        write_mesh_vtu(cm, stage, cfg["output"]["coordinates"])
+        info = {**mesh_info(cm, case, cfg, elapsed), "tags": tag_names()}
         on_root(comm, write_json, stage / "info.json", info)
     if comm.rank == 0:
         print(f"{cfg['name']}: {info['cells']} cells, {info['nodes']} nodes, area ratio "
@@ -85,24 +104,27 @@ def _cmd_mesh(args, comm: MPI.Comm) -> int:
 def _cmd_solve(args, comm: MPI.Comm) -> int:
     cfg, case = _load_case(args)
     out = _out(args, Path("out") / cfg["name"])
-    with staged_output(out, comm, "solve", inputs=[args.config], overwrite=args.overwrite) as stage:
+    with (staged_output(out, comm, "solve", inputs=[args.config], overwrite=args.overwrite)
+          as stage, log_file(stage / "log.txt", comm)):
         result = run_case(case, comm)
-        write_case_result(result, stage, config=cfg, fields=cfg["output"]["fields"])
+        write_case_result(result, stage, config=cfg, fields=cfg["output"]["fields"],
+                          coordinates=cfg["output"]["coordinates"])
     if comm.rank == 0:
         r = result.to_json()
         print(f"{cfg['name']}: f_max {r['max_current_ratio']:.4f}, Δp_max "
               f"{r['max_excess_pressure_MPa']:.4f} MPa, critical current "
-              f"{r['critical_current_mA_cm2']:.4g} mA/cm² "
-              f"({r['critical_current_ratio_to_flat']:.3f} × flat, k = "
-              f"{r['criterion_k_per_MPa']:g} /MPa), {r['wall_time_s']:.1f} s -> {out}")
+              f"{r['critical_current_ratio_to_flat']:.3f} × flat with k = "
+              f"{r['criterion_k_per_MPa']:g} /MPa ({r['critical_current_mA_cm2']:.4g} mA/cm² "
+              f"for a flat value of {r['flat_critical_current_mA_cm2']:g}; only ratios to flat "
+              f"are predicted), {r['wall_time_s']:.1f} s -> {out}")
     return 0
 
 
 def _cmd_convergence(args, comm: MPI.Comm) -> int:
     cfg, case = _load_case(args)
     out = _out(args, Path("out") / f"{cfg['name']}-convergence")
-    with staged_output(out, comm, "convergence", inputs=[args.config],
-                       overwrite=args.overwrite) as stage:
+    with (staged_output(out, comm, "convergence", inputs=[args.config],
+                        overwrite=args.overwrite) as stage, log_file(stage / "log.txt", comm)):
         record = convergence.study_record(case, comm)
         on_root(comm, write_json, stage / "convergence.json", {"config": cfg, **record})
     if comm.rank == 0:
@@ -118,7 +140,7 @@ def _cmd_sweep(args, comm: MPI.Comm) -> int:
     out = _out(args, default)
     summary = run_sweep(args.sweep, out, comm, ranks_per_case=args.ranks_per_case,
                         task_index=args.task_index, task_count=args.task_count,
-                        retry_failed=args.retry_failed)
+                        retry_failed=args.retry_failed, overrides=_overrides(args))
     if comm.rank == 0:
         print(f"{summary['name']}: {summary['done']} done, {summary['failed']} failed, "
               f"{summary['skipped']} skipped in {summary['wall_time_s']:.1f} s; whole sweep "
@@ -129,9 +151,10 @@ def _cmd_sweep(args, comm: MPI.Comm) -> int:
 
 def _cmd_benchmark(args, comm: MPI.Comm) -> int:
     out = _out(args, Path("runs") / args.name)
+    overrides = config.parse_overrides(args.set)
     summary = run_benchmark(args.name, out, comm, resolution=args.resolution,
                             coarse=args.coarse, ranks_per_case=args.ranks_per_case,
-                            sensitivity=not args.no_sensitivity)
+                            sensitivity=not args.no_sensitivity, overrides=overrides)
     if comm.rank == 0:
         facts = [f for f in summary["facts"] if f["passed"] is not None]
         passed = sum(f["passed"] for f in facts)
@@ -144,25 +167,82 @@ def _cmd_benchmark(args, comm: MPI.Comm) -> int:
     return 0
 
 
-def _register_mesh(sub, flags: Flags) -> None:
-    p = sub.add_parser("mesh", help="mesh a unit cell: mesh.msh, mesh.xdmf, info.json")
-    _case_options(p, "out/<name>-mesh")
-    flags(p)
-    p.set_defaults(func=_cmd_mesh)
+def _cmd_params(args, comm: MPI.Comm) -> int:
+    if comm.rank == 0:
+        print(key_markdown() if args.markdown else key_text(), end="" if args.markdown else "\n")
+    return 0
 
 
-def _register_solve(sub, flags: Flags) -> None:
-    p = sub.add_parser("solve", help="run one case: result.json, run.json, interface.csv, fields")
-    _case_options(p, "out/<name>")
-    flags(p)
-    p.set_defaults(func=_cmd_solve)
+def _is_sweep(path: str) -> bool:
+    try:
+        table = tomllib.loads(read_text(path, "file"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: malformed TOML: {exc}") from None
+    return any(k in table for k in ("base", "vary", "zip", "cases"))
 
 
-def _register_convergence(sub, flags: Flags) -> None:
-    p = sub.add_parser("convergence", help="run a case at three resolutions, Richardson table")
-    _case_options(p, "out/<name>-convergence")
-    flags(p)
-    p.set_defaults(func=_cmd_convergence)
+def _describe_case(name: str, case) -> str:
+    est = estimate(case)
+    how = "" if est.exact else " (estimated)"
+    return (f"{name}: {est.cells:,} cells{how}, {est.current_dofs:,} current DOFs, "
+            f"{est.creep_dofs:,} creep DOFs; about {est.seconds(1):.0f} s on 1 rank, "
+            f"{est.seconds(2):.0f} s on 2 (docs/performance.md)")
+
+
+def _cmd_check(args, comm: MPI.Comm) -> int:
+    """Validate a case or sweep file; print the resolved configuration and the cost."""
+    overrides = _overrides(args)
+    if _is_sweep(args.file):
+        sweep = load_sweep(args.file, overrides=overrides)
+        lines = [f"sweep {sweep.name}: {len(sweep.cases)} cases"
+                 + (f" ({len(sweep.duplicates)} identical ones merged)" if sweep.duplicates
+                    else "")]
+        total = 0.0
+        for case in sweep.cases:
+            if case.error is not None:
+                lines.append(f"  invalid {case.name}: {case.error[1]}")
+                continue
+            built = config.build_case(case.config)
+            total += estimate(built).seconds(1)
+            lines.append("  " + _describe_case(case.name, built))
+        lines.append(f"about {total / 60:.1f} min of one rank in all")
+    else:
+        cfg = config.load(args.file, overrides=overrides)
+        lines = [json.dumps(cfg, indent=2), _describe_case(cfg["name"], config.build_case(cfg))]
+    if comm.rank == 0:
+        print("\n".join(lines))
+    return 0
+
+
+def _cmd_cite(args, comm: MPI.Comm) -> int:
+    if comm.rank == 0:
+        print(citation_text(args.folder))
+    return 0
+
+
+def _cmd_plot(args, comm: MPI.Comm) -> int:
+    folder = Path(args.folder)
+    out = _out(args, folder / "plots")
+    with staged_output(out, comm, "plot", overwrite=args.overwrite) as stage:
+        written = on_root(comm, plots.plot_folder, folder, stage)
+    on_root(comm, plots.record_in_marker, folder, out)
+    if comm.rank == 0:
+        print(f"{folder}: " + ", ".join(p.name for p in written) + f" -> {out}")
+    return 0
+
+
+def _register_case_verbs(sub, flags: Flags) -> None:
+    for verb, func, default, text in (
+            ("mesh", _cmd_mesh, "out/<name>-mesh",
+             "mesh a unit cell: mesh.msh, mesh.vtu, boundaries.vtu, mesh.xdmf, info.json"),
+            ("solve", _cmd_solve, "out/<name>",
+             "run one case: result.json, run.json, interface.csv, fields for ParaView"),
+            ("convergence", _cmd_convergence, "out/<name>-convergence",
+             "run a case at three resolutions, Richardson table")):
+        p = sub.add_parser(verb, help=text)
+        _case_options(p, default)
+        flags(p)
+        p.set_defaults(func=func)
 
 
 def _register_sweep(sub, flags: Flags) -> None:
@@ -180,6 +260,7 @@ def _register_sweep(sub, flags: Flags) -> None:
                    help="number of tasks in the job array, e.g. $SLURM_ARRAY_TASK_COUNT")
     p.add_argument("--retry-failed", action="store_true",
                    help="rerun cases that failed before (default: skip them)")
+    _override_options(p, "sweep's base case")
     flags(p)
     p.set_defaults(func=_cmd_sweep)
 
@@ -189,16 +270,44 @@ def _register_benchmark(sub, flags: Flags) -> None:
                        "write the report")
     p.add_argument("name", help="benchmark name, e.g. zhang2024")
     p.add_argument("--out", help="output folder (default runs/<name>)")
-    presets = config.SCHEMA["mesh"]["resolution"].meta.choices
-    p.add_argument("--resolution", default="medium-lean", choices=presets)
-    p.add_argument("--coarse", default="lean", choices=presets,
+    p.add_argument("--resolution", default="medium-lean", choices=RESOLUTIONS,
+                   help="main resolution (default medium-lean)")
+    p.add_argument("--coarse", default="lean", choices=RESOLUTIONS,
                    help="second resolution for the mesh error bars and the sensitivity runs")
     p.add_argument("--ranks-per-case", type=int, default=1)
     p.add_argument("--no-sensitivity", action="store_true", help="skip the sensitivity variants")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a key of every sample's case (repeatable)")
     flags(p)
     p.set_defaults(func=_cmd_benchmark)
 
 
+def _register_tools(sub, flags: Flags) -> None:
+    p = sub.add_parser("params", help="list every case-file key: default, unit, range, source")
+    p.add_argument("--markdown", action="store_true", help="as Markdown tables")
+    flags(p)
+    p.set_defaults(func=_cmd_params)
+
+    p = sub.add_parser("check", help="validate a case or sweep file; print the resolved "
+                       "configuration and the estimated DOFs and time")
+    p.add_argument("file", help="case or sweep file (TOML)")
+    _override_options(p, "case file")
+    p.add_argument("--allow-large", action="store_true", help="as for solve")
+    flags(p)
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("cite", help="what to cite: this tool and the works a result uses")
+    p.add_argument("folder", nargs="?", help="a case folder (default: the default case)")
+    flags(p)
+    p.set_defaults(func=_cmd_cite)
+
+    p = sub.add_parser("plot", help="figures of a case or sweep folder (PNG)")
+    p.add_argument("folder", help="a folder written by solve, sweep or benchmark")
+    p.add_argument("--out", help="output folder (default FOLDER/plots)")
+    p.add_argument("--overwrite", action="store_true", help="replace earlier plots in --out")
+    flags(p)
+    p.set_defaults(func=_cmd_plot)
+
+
 #: Every verb's registration, in the order ``--help`` lists them.
-REGISTRY = (_register_mesh, _register_solve, _register_convergence, _register_sweep,
-            _register_benchmark)
+REGISTRY = (_register_case_verbs, _register_sweep, _register_benchmark, _register_tools)

@@ -14,6 +14,7 @@ import sys
 from mpi4py import MPI
 
 from contour_fem.cli import commands
+from contour_fem.cli.logs import setup_logging
 from contour_fem.core.errors import ContourFemError
 from contour_fem.core.provenance import package_version
 
@@ -21,21 +22,6 @@ log = logging.getLogger("contour_fem.cli")
 
 #: Flags accepted before or after the command.
 GLOBAL_FLAGS = ("verbose", "quiet", "log_all_ranks", "debug")
-
-
-def _setup_logging(comm: MPI.Comm, verbose: int, quiet: bool, all_ranks: bool) -> None:
-    root = logging.getLogger("contour_fem")
-    root.handlers.clear()
-    root.propagate = False
-    if comm.rank != 0 and not all_ranks:
-        root.addHandler(logging.NullHandler())
-        return
-    level = logging.WARNING if quiet else logging.DEBUG if verbose > 0 else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
-    prefix = f"[{comm.rank}] " if all_ranks else ""
-    handler.setFormatter(logging.Formatter(f"{prefix}%(asctime)s %(message)s", "%H:%M:%S"))
-    root.addHandler(handler)
-    root.setLevel(level)
 
 
 def _global_flags(p: argparse.ArgumentParser, *, after_verb: bool) -> None:
@@ -68,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed usage and the error
         return int(exc.code or 0)
     comm = MPI.COMM_WORLD
-    _setup_logging(comm, args.verbose, args.quiet, args.log_all_ranks)
+    setup_logging(comm, args.verbose, args.quiet, args.log_all_ranks)
     try:
         return args.func(args, comm)
     except ContourFemError as exc:

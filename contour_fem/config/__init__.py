@@ -19,6 +19,7 @@ from contour_fem.config.resolve import (
 )
 from contour_fem.config.schema import (
     CASE_TOPOGRAPHIES,
+    COORDINATE_UNITS,
     REQUIRED,
     SCHEMA,
     SECTIONS,
@@ -32,6 +33,7 @@ from contour_fem.config.schema import (
 
 __all__ = [
     "CASE_TOPOGRAPHIES",
+    "COORDINATE_UNITS",
     "REQUIRED",
     "SCHEMA",
     "SECTIONS",

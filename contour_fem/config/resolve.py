@@ -160,14 +160,28 @@ def set_key(cfg: dict, dotted: str, value: Any) -> dict:
     return out
 
 
+#: Keys that do not change a result: left out of the hashes that identify cases and meshes.
+UNHASHED = {"mesh": ("max_cells",)}
+
+
+def _hashed(resolved: dict, sections) -> dict:
+    out = {}
+    for k in sections:
+        value = resolved[k]
+        if k in UNHASHED:
+            value = {key: v for key, v in value.items() if key not in UNHASHED[k]}
+        out[k] = value
+    return out
+
+
 def config_hash(resolved: dict) -> str:
-    """Stable short hash of a resolved configuration (ignores ``name`` and ``output``)."""
-    core = {k: v for k, v in resolved.items() if k not in ("name", "output")}
+    """Stable short hash of a resolved configuration (ignores ``name``, ``output`` and guards)."""
+    core = _hashed(resolved, [k for k in resolved if k not in ("name", "output")])
     text = json.dumps(core, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def mesh_key(resolved: dict) -> str:
     """Hash of what determines the mesh only (geometry and mesh sections)."""
-    core = {k: resolved[k] for k in ("geometry", "mesh")}
+    core = _hashed(resolved, ("geometry", "mesh"))
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]

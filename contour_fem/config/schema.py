@@ -24,11 +24,18 @@ from contour_fem.physics.parameters import Creep, Criterion, Electrolyte, Kineti
 REQUIRED = object()  # default of a key that must be given
 
 
+#: Units of the coordinates in field and mesh files (``[output] coordinates``).
+COORDINATE_UNITS = ("m", "um")
+
+
 @dataclass(frozen=True)
 class OutputSettings:
     """What a solve writes besides its result records."""
 
-    fields: bool = param(True, kind=bool, doc="write the fields for ParaView (VTX folders)")
+    fields: bool = param(True, kind=bool,
+                         doc="write fields and meshes for ParaView (.bp folders, .vtu files)")
+    coordinates: str = param("m", kind=str, choices=COORDINATE_UNITS,
+                             doc="unit of the coordinates in field and mesh files")
 
 
 #: The topographies a case file can name, by ``geometry.topography``.

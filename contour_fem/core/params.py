@@ -179,7 +179,7 @@ def user_values(obj: Any) -> dict[str, Any]:
         if meta.kind is float and value is not None:
             unit = meta.unit if meta.unit_from is None else meta.unit_from(
                 {n: getattr(obj, n) for n in params_of(obj)})
-            value = unit.from_si(value)
+            value = float(f"{unit.from_si(value):.12g}")  # a parameter echo: no SI round-off
         out[user_key(name, meta)] = value
     return out
 

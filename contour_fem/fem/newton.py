@@ -6,6 +6,7 @@ hooks (after each Jacobian assembly, before each update) are all it is given.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +20,8 @@ from petsc4py import PETSc
 
 from contour_fem.fem.jit import compile_form
 from contour_fem.fem.petsc import PrefixedOptions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -199,6 +202,9 @@ class NewtonSolver:
             rep.iterations += 1
             rep.residuals.append(r)
             rep.steps.append(alpha)
+            log.info("%s Newton %2d: |F| %.3e (%.1e of the first), step %.3g, %d linear "
+                     "iterations%s", self.prefix.rstrip("_"), rep.iterations, r, r / r0, alpha,
+                     its, ", new factors" if fresh else "")
         self._sync(self.x)
         return rep
 

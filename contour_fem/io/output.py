@@ -97,7 +97,9 @@ def check_output(out: Path | str, verb: str, *, inputs: Iterable[Path | str] = (
         return "new"
     if not path.is_dir():
         raise OutputError(f"{option} {path} exists and is a file, not a folder")
-    entries = sorted(p.name for p in path.iterdir())
+    # Temporary files of an atomic write of the marker (another job-array task creating the
+    # same store at this moment) are the tool's own.
+    entries = sorted(p.name for p in path.iterdir() if not p.name.startswith(f".{MARKER}."))
     if not entries:
         return "new"
     marker = read_marker(path)
@@ -130,6 +132,26 @@ def write_marker(folder: Path, verb: str, entries: Iterable[str] | None = None) 
     write_json(folder / MARKER, {"verb": verb, "contour_fem": package_version(),
                                  "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                  "entries": names})
+
+
+def _create_marker(folder: Path, verb: str) -> None:
+    """Create a store's marker unless another process just did (job-array tasks start together).
+
+    The marker is written to a temporary file and hard-linked into place: it appears complete
+    or not at all, and only the first of two racing processes creates it.
+    """
+    tmp = folder / f".{MARKER}.{uuid.uuid4().hex[:8]}.tmp"
+    write_marker_file = folder / MARKER
+    write_json(tmp, {"verb": verb, "contour_fem": package_version(),
+                     "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "entries": []})
+    try:
+        os.link(tmp, write_marker_file)
+    except FileExistsError:
+        marker = read_marker(folder)
+        if marker is None or marker["verb"] != verb:
+            raise OutputError(f"--out {folder} was just claimed by another command") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _stage(out: Path, verb: str, inputs, overwrite: bool, option: str) -> tuple[str, Path, list]:
@@ -212,7 +234,7 @@ def open_store(out: Path | str, comm: MPI.Comm, verb: str, *, inputs: Iterable[P
         try:
             out.mkdir(parents=True, exist_ok=True)
             if mode == "new":
-                write_marker(out, verb, entries=[])
+                _create_marker(out, verb)
         except OSError as exc:
             raise OutputError(f"{option} {out}: cannot create it ({exc.strerror or exc})"
                               ) from None

@@ -12,28 +12,17 @@ A solved case folder holds
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from mpi4py import MPI
 
-import numpy as np
-
 from contour_fem.case import INTERFACE_COLUMNS, Case, CaseResult
-from contour_fem.core.errors import InputError
-from contour_fem.core.files import read_text
 from contour_fem.core.parallel import on_root, raise_if_any
 from contour_fem.core.params import user_values
 from contour_fem.core.provenance import platform_info, versions
 from contour_fem.core.units import UM, UM2
-from contour_fem.io.fields import write_case_fields
+from contour_fem.io.fields import tag_names, write_case_fields
 from contour_fem.io.files import write_csv, write_json
-
-#: Keys every complete ``result.json`` has (a record without them is not a finished case).
-RESULT_KEYS = ("topography", "height_um", "separation_um", "area_ratio", "max_current_ratio",
-               "max_excess_pressure_MPa", "critical_current_mA_cm2",
-               "critical_current_ratio_to_flat", "ndofs", "ranks", "converged", "versions")
 
 
 def case_record(case: Case) -> dict:
@@ -46,7 +35,7 @@ def case_record(case: Case) -> dict:
 
 
 def write_case_result(result: CaseResult, folder: Path, *, config: dict | None = None,
-                      fields: bool = True) -> None:
+                      fields: bool = True, coordinates: str = "m") -> None:
     """Write a case's result files into ``folder`` (collective).
 
     Fields are written by every rank, the JSON and CSV files by rank 0; an error on any rank is
@@ -57,7 +46,7 @@ def write_case_result(result: CaseResult, folder: Path, *, config: dict | None =
     error = None
     if fields:
         try:
-            write_case_fields(result, folder)
+            write_case_fields(result, folder, coordinates)
         except Exception as exc:  # raised below, on every rank
             error = exc
     raise_if_any(comm, error)
@@ -68,7 +57,7 @@ def _write_records(result: CaseResult, folder: Path, config: dict | None) -> Non
     write_json(folder / "run.json", {
         "config": config,
         "case": case_record(result.case),
-        "mesh": {**result.cell.cell, **result.cell.counts()},
+        "mesh": {**result.cell.cell, **result.cell.counts(), "tags": tag_names()},
         "current": result.current.summary(),
         "creep": result.creep.summary(),
         "platform": platform_info(result.ranks),
@@ -97,21 +86,3 @@ def mesh_info(cm, case: Case, cfg: dict, elapsed: float) -> dict:
         "platform": platform_info(cm.comm.size),
         "versions": versions(),
     }
-
-
-def is_complete(record: dict | None) -> bool:
-    """Whether a parsed ``result.json`` is a finished, converged case."""
-    return (isinstance(record, dict) and all(k in record for k in RESULT_KEYS)
-            and record.get("converged") is True)
-
-
-def read_interface_csv(path: Path) -> dict[str, np.ndarray]:
-    """``interface.csv`` as column name → float array (empty cells are NaN)."""
-    text = read_text(path, "interface table")
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise InputError(f"interface table {path} is empty")
-    header, body = rows[0], [r for r in rows[1:] if r]
-    cols = list(zip(*body, strict=True)) if body else [()] * len(header)
-    return {name: np.array([float(v) if v != "" else np.nan for v in col])
-            for name, col in zip(header, cols, strict=True)}

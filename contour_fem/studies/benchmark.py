@@ -36,7 +36,7 @@ from contour_fem.core.provenance import versions
 from contour_fem.geometry.spec import RESOLUTIONS
 from contour_fem.io.files import write_json
 from contour_fem.io.output import open_store
-from contour_fem.io.results import read_interface_csv
+from contour_fem.io.readers import read_interface_csv
 from contour_fem.studies.report import write_report
 from contour_fem.studies.sweep.runner import run_sweep
 from contour_fem.studies.sweep.store import CaseStore
@@ -292,14 +292,17 @@ def error_bars(fine: dict[str, dict], coarse: dict[str, dict], quantities: list[
     return out
 
 
-def base_config(resolution: str) -> dict:
-    """User table of the benchmark's base case: the defaults at ``resolution``."""
-    return {"mesh": {"resolution": resolution}, "output": {"fields": False}}
+def base_config(resolution: str, overrides: dict | None = None) -> dict:
+    """User table of the benchmark's base case: the defaults at ``resolution``, and overrides."""
+    cfg = {"mesh": {"resolution": resolution}, "output": {"fields": False}}
+    for key, value in (overrides or {}).items():
+        cfg = config.set_key(cfg, key, value)
+    return cfg
 
 
 def run_benchmark(name: str, out: Path, comm: MPI.Comm, *, resolution: str = "medium-lean",
                   coarse: str = "lean", ranks_per_case: int = 1, sensitivity: bool = True,
-                  report: bool = True) -> dict:
+                  report: bool = True, overrides: dict | None = None) -> dict:
     """Run the benchmark, evaluate its facts and write ``summary.json`` and the report.
 
     All cases (main level, error-bar level, sensitivity variants at the error-bar level) run as
@@ -311,13 +314,13 @@ def run_benchmark(name: str, out: Path, comm: MPI.Comm, *, resolution: str = "me
     out = Path(out)
     open_store(out, comm, "benchmark")  # refuse a folder that must not be written, first
     bars = bool(coarse) and coarse != resolution
-    levels = {resolution: sample_configs(bench, base_config(resolution))}
+    levels = {resolution: sample_configs(bench, base_config(resolution, overrides))}
     if bars:
-        levels[coarse] = sample_configs(bench, base_config(coarse), coupled=False)
+        levels[coarse] = sample_configs(bench, base_config(coarse, overrides), coupled=False)
     if sensitivity:
         for label, over in SENSITIVITY.items():
-            levels[label] = sample_configs(bench, base_config(coarse or resolution), over,
-                                           coupled=False)
+            levels[label] = sample_configs(bench, base_config(coarse or resolution, overrides),
+                                           over, coupled=False)
     log.info("benchmark %s: %d cases in %d levels (main %s, error bars %s, %d sensitivity "
              "variants)", name, sum(len(c) for c in levels.values()), len(levels), resolution,
              coarse if bars else "none", len(SENSITIVITY) if sensitivity else 0)

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import matplotlib.tri as mtri
 import numpy as np
 
-from contour_fem.io.files import atomic_write_bytes, atomic_write_text
+from contour_fem.io.figures import fact_grid, interface_maps
+from contour_fem.io.figures import save as _save
+from contour_fem.io.files import atomic_write_text
 
 RATIO = "critical_current_ratio_to_flat"
-
-
-def _save(fig, path: Path) -> None:
-    """Save a figure atomically (temporary file, then rename) with the user's umask."""
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def _series(bench, name: str) -> list[str]:
@@ -79,70 +66,67 @@ def figure_critical_current(bench, summary: dict, path: Path) -> None:
 
 
 def figure_maxima(bench, summary: dict, path: Path) -> None:
-    """f_max and Δp_max of the egg-box samples against H/S."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for series, marker in (("height", "o"), ("separation", "s"), ("constant_ratio", "^")):
-        names = [s for s in _series(bench, series)]
-        ratio = [bench.sample(s)["height_um"] / bench.sample(s)["separation_um"]
-                 for s in names]
-        order = np.argsort(ratio)
-        for ax, key, ylabel in ((axes[0], "max_current_ratio", "f_max (with kinetics)"),
-                                (axes[1], "max_excess_pressure_MPa", "Δp_max at 1 mA/cm² (MPa)")):
+    """f_max and Δp_max of the egg-box samples against H/S, and against S at constant H/S.
+
+    The constant-H/S series gets its own panels: against H/S it would collapse onto one line.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharey="row")
+    rows = (("max_current_ratio", "f_max (with kinetics)"),
+            ("max_excess_pressure_MPa", "Δp_max at 1 mA/cm² (MPa)"))
+    for (series, marker, colour), col in ((("height", "o", "C0"), 0),
+                                         (("separation", "s", "C1"), 0),
+                                         (("constant_ratio", "^", "C2"), 1)):
+        names = _series(bench, series)
+        x = np.array([bench.sample(s)["height_um"] / bench.sample(s)["separation_um"]
+                      if col == 0 else bench.sample(s)["separation_um"] for s in names])
+        order = np.argsort(x)
+        for row, (key, label) in enumerate(rows):
             y, err = _values(summary, [names[i] for i in order], key)
-            ax.errorbar(np.array(ratio)[order], y, yerr=err, marker=marker, capsize=3,
-                        label=series.replace("_", " "))
-            ax.set_xlabel("H/S")
-            ax.set_ylabel(ylabel)
-    axes[0].legend(fontsize=8)
+            axes[row, col].errorbar(x[order], y, yerr=err, marker=marker, color=colour,
+                                    capsize=3, label=series.replace("_", " "))
+            axes[row, 0].set_ylabel(label)
+    for row in range(2):
+        axes[row, 0].set_xlabel("H/S")
+        axes[row, 1].set_xlabel("S (µm) at H/S = 1/6")
+        axes[row, 1].set_xscale("log")
+        for col in range(2):
+            axes[row, col].grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    axes[0, 1].legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
 
 
 def figure_maps(bench, records: dict, path: Path) -> None:
-    """Interface maps of f and Δp for the three topographies at H25S150 (quarter cell)."""
-    names = _series(bench, "topography")
-    fig, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 7))
-    for j, name in enumerate(names):
-        tab = records.get(name, {}).get("interface")
-        if tab is None:
-            continue
-        tri = mtri.Triangulation(tab["x_um"], tab["y_um"])
-        for i, (key, label) in enumerate((("current_ratio", "i_loc / i_geo"),
-                                          ("excess_pressure_MPa", "Δp (MPa)"))):
-            ax = axes[i, j]
-            c = ax.tricontourf(tri, tab[key], 24, cmap="viridis")
-            fig.colorbar(c, ax=ax, shrink=0.8, label=label)
-            ax.set_aspect("equal")
-            ax.set_title(f"{name}: {label}", fontsize=9)
-            ax.set_xlabel("x (µm)")
-            ax.set_ylabel("y (µm)")
-    fig.tight_layout()
-    _save(fig, path)
+    """Interface maps of the three topographies at H25S150 on shared colour scales."""
+    tables = {name: records[name]["interface"] for name in _series(bench, "topography")
+              if "interface" in records.get(name, {})}
+    if tables:
+        interface_maps(tables, path, title="Interface fields at 1 mA/cm² (quarter cells)")
 
 
 def figure_calibration(summary: dict, path: Path) -> None:
     """Gains against k, and which facts hold at which k."""
     scan = summary["k_scan"]
     ks = [row["k_per_MPa"] for row in scan]
-    fig, (ax, bx) = plt.subplots(2, 1, figsize=(9, 8), height_ratios=(1, 1.1))
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(10, 9), height_ratios=(1, 1.1))
     names = sorted(scan[0]["gains"])
-    for s in names:
-        ax.plot(ks, [row["gains"].get(s, np.nan) for row in scan], lw=1, label=s)
+    cmap = plt.get_cmap("viridis", max(len(names), 2))
+    styles = ("-", "--", ":")
+    for i, s in enumerate(names):
+        ax.plot(ks, [row["gains"].get(s, np.nan) for row in scan], lw=1.3, color=cmap(i),
+                ls=styles[i % 3], label=s)
     ax.axhline(1.0, color="k", lw=0.8)
     ax.axvline(summary["calibration"]["k_per_MPa"], color="r", ls="--", label="calibrated k")
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlim(0, max(ks))
     ax.set_xlabel("k (1/MPa)")
     ax.set_ylabel("critical current / flat")
-    ax.legend(fontsize=6, ncol=3)
+    ax.legend(fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ids = [i for i in scan[0]["facts"] if scan[0]["facts"][i] is not None]
-    grid = np.array([[{True: 1.0, False: 0.0, None: np.nan}[row["facts"][i]] for row in scan]
-                     for i in ids])
-    bx.imshow(grid, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1)
-    bx.set_yticks(range(len(ids)), ids)
-    bx.set_xticks(range(len(ks)), [f"{k:g}" for k in ks], rotation=45)
+    fact_grid(bx, ids, [f"{k:g}" for k in ks], [[row["facts"][i] for row in scan] for i in ids])
     bx.set_xlabel("k (1/MPa)")
-    bx.set_title("facts reproduced (green) against k", fontsize=9)
+    bx.set_title("facts against k", fontsize=9)
     fig.tight_layout()
     _save(fig, path)
 

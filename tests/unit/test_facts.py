@@ -92,7 +92,7 @@ def test_levels_run_as_one_sweep_and_map_back(tmp_path, monkeypatch):
     to its level and sample (the sweep is replaced by one that writes the case's own config)."""
     import json
 
-    from contour_fem.io.results import RESULT_KEYS
+    from contour_fem.io.readers import RESULT_KEYS
     from contour_fem.studies import sweep
 
     bench = B.load_benchmark("zhang2024")

@@ -93,13 +93,16 @@ class Sweep:
     duplicates: list[str] = field(default_factory=list)  # names dropped as identical cases
 
 
-def load_sweep(source: str | Path | dict, *, base_dir: str | Path | None = None) -> Sweep:
+def load_sweep(source: str | Path | dict, *, base_dir: str | Path | None = None,
+               overrides: dict[str, Any] | None = None) -> Sweep:
     """Read, validate and expand a sweep file (or an already parsed sweep table).
 
     Args:
         source: Path of a sweep TOML file, or its parsed table.
         base_dir: Folder that relative ``base`` and ``cases`` paths refer to (default: the sweep
             file's folder, or the working directory for a table).
+        overrides: Dotted key → value set in the base (``--set``); a key the sweep varies is
+            an error.
 
     Returns:
         The sweep with its cases in expansion order (identical cases merged).
@@ -124,13 +127,13 @@ def load_sweep(source: str | Path | dict, *, base_dir: str | Path | None = None)
     base_dir = Path(base_dir) if base_dir is not None else (
         path.parent if path is not None else Path.cwd())
     try:
-        return _expand(raw, default_name, base_dir, text, path)
+        return _expand(raw, default_name, base_dir, text, path, overrides or {})
     except InputError as exc:
         raise InputError(f"{where}{exc}") from None
 
 
 def _expand(raw: dict, default_name: str, base_dir: Path, text: str | None,
-            path: Path | None) -> Sweep:
+            path: Path | None, overrides: dict[str, Any]) -> Sweep:
     unknown = [k for k in raw if k not in _TOP_LEVEL]
     if unknown:
         raise InputError(f"unknown sweep key '{unknown[0]}' (allowed: {', '.join(_TOP_LEVEL)})")
@@ -140,6 +143,8 @@ def _expand(raw: dict, default_name: str, base_dir: Path, text: str | None,
     if "description" in raw and not isinstance(raw["description"], str):
         raise InputError("sweep 'description' must be a string")
     base = _load_base(raw.get("base", {}), base_dir)
+    for key, value in overrides.items():
+        base = config.set_key(base, key, value)
 
     axes: list[list[dict[str, Any]]] = []
     owner: dict[str, str] = {}  # dotted key → block that sets it
@@ -174,6 +179,9 @@ def _expand(raw: dict, default_name: str, base_dir: Path, text: str | None,
         axes.append(rows)
 
     keys = list(owner)
+    varied = [k for k in overrides if k in owner]
+    if varied:
+        raise InputError(f"--set {varied[0]}: the sweep varies this key (in [{owner[varied[0]]}])")
     short = _short_names(keys)
     cases: list[SweepCase] = []
     seen: dict[str, str] = {}

@@ -20,6 +20,7 @@ sweep file, bad options, an output folder that must not be written, no case that
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import logging
@@ -46,6 +47,7 @@ from contour_fem.core.errors import (
     OutputError,
     one_line,
 )
+from contour_fem.core.logs import speaking
 from contour_fem.core.parallel import on_root
 from contour_fem.core.provenance import platform_info, versions
 from contour_fem.io.files import write_json
@@ -141,6 +143,12 @@ class _Group:
 
     def run(self, case: SweepCase) -> str:
         """Solve one claimed case on the group (collective); returns "ok" or "failed"."""
+        # Group leaders log their cases too (world rank 0 never sees the other groups' cases).
+        role = f"group {self.group_id}" if self.leader and self.inv.groups > 1 else None
+        with speaking(role) if role else contextlib.nullcontext():
+            return self._run(case)
+
+    def _run(self, case: SweepCase) -> str:
         started, t0 = now(), time.perf_counter()
         stage = self.store.stage(case.hash)
         error, reused = None, False
@@ -155,8 +163,9 @@ class _Group:
                 mesh = create_cell_mesh(self.comm, built.topography, built.cell)
                 self.meshes.put(key, mesh)
             result = run_case(built, self.comm, mesh=mesh)
-            write_case_result(result, stage, config=case.config,
-                              fields=case.config["output"]["fields"])
+            output = case.config["output"]
+            write_case_result(result, stage, config=case.config, fields=output["fields"],
+                              coordinates=output["coordinates"])
             del result
         except Exception as exc:
             error = _describe(exc)
@@ -281,7 +290,8 @@ def _options(comm: MPI.Comm, ranks_per_case: int, task_index: int, task_count: i
 
 def run_sweep(source: str | Path | dict, out: str | Path, comm: MPI.Comm, *,
               ranks_per_case: int = 1, task_index: int = 0, task_count: int = 1,
-              retry_failed: bool = False, verb: str = "sweep") -> dict:
+              retry_failed: bool = False, verb: str = "sweep",
+              overrides: dict[str, Any] | None = None) -> dict:
     """Run (or resume) a sweep; collective on ``comm``.
 
     Args:
@@ -295,6 +305,7 @@ def run_sweep(source: str | Path | dict, out: str | Path, comm: MPI.Comm, *,
         retry_failed: Rerun cases that have a ``failure.json``.
         verb: The command that owns ``out`` (``sweep``; the benchmark runs its cases as a
             sweep in its own folder).
+        overrides: Dotted key → value set in the sweep's base (``--set``).
 
     Returns:
         Summary, identical on every rank: ``total`` (cases in the sweep), ``task_cases``,
@@ -309,7 +320,7 @@ def run_sweep(source: str | Path | dict, out: str | Path, comm: MPI.Comm, *,
     """
     out = Path(out)
     _options(comm, ranks_per_case, task_index, task_count)
-    sweep = on_root(comm, load_sweep, source)
+    sweep = on_root(comm, load_sweep, source, overrides=overrides)
     _check_sweep(sweep)
     inputs = [sweep.path] if sweep.path is not None else []
     resumed = open_store(out, comm, verb, inputs=inputs)

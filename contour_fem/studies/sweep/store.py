@@ -33,7 +33,7 @@ from typing import Any
 
 from contour_fem.core.errors import OutputError
 from contour_fem.io.files import write_csv, write_json
-from contour_fem.io.results import is_complete
+from contour_fem.io.readers import is_complete
 
 #: results.csv columns taken from result.json (units are in the names).
 RESULT_COLUMNS = (
