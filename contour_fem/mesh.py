@@ -23,7 +23,7 @@ from dolfinx.io import gmsh as dolfinx_gmsh
 from contour_fem.core.errors import ContourFemError, MeshError
 from contour_fem.core.parallel import on_root
 from contour_fem.geometry.cell import PHYSICAL_GROUPS, build_cell_model
-from contour_fem.geometry.spec import CellSpec, cell_extent, check_cell_count
+from contour_fem.geometry.spec import CellSpec, cell_extent, check_cell_count, concrete
 from contour_fem.geometry.topography import Topography
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,9 @@ class CellMesh:
 
     @property
     def projected_area(self) -> float:
-        """Projected area of the cell, m²."""
-        return (self.x_range[1] - self.x_range[0]) * (self.y_range[1] - self.y_range[0])
-
-    @property
-    def quarter(self) -> bool:
-        """True for the quarter cell."""
-        return self.spec.domain == "quarter"
+        """Projected area of the cell, m² (the eighth cell is half of its square)."""
+        square = (self.x_range[1] - self.x_range[0]) * (self.y_range[1] - self.y_range[0])
+        return 0.5 * square if self.spec.domain == "eighth" else square
 
     def submesh(self, name: str) -> SubMesh:
         """The ``electrolyte`` or ``lithium`` region as its own mesh (built once, then cached)."""
@@ -248,6 +244,7 @@ def create_cell_mesh(
 
     """
     t0 = time.perf_counter()
+    spec = concrete(topography, spec)
     (x0, x1), (y0, y1), zb, zt = cell_extent(topography, spec)  # validates on every rank
     check_cell_count(topography, spec)
     try:

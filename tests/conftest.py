@@ -41,3 +41,32 @@ def pytest_collection_modifyitems(config, items):
 def repo() -> Path:
     """The repository root."""
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def shifted_eggbox():
+    """Factory: the product egg-box H25S150 moved by ``shift`` (m) in x.
+
+    Periodic but not mirror-symmetric about the cell's faces, so it needs the periodic full cell;
+    its results must equal the unshifted egg-box's.
+    """
+    import math
+
+    import numpy as np
+
+    from contour_fem.geometry.function import HeightFunction
+
+    s, h0 = 150e-6, 25e-6
+    k = 2 * math.pi / s
+
+    def make(shift: float) -> HeightFunction:
+        def h(x, y):
+            return 0.5 * h0 * np.cos(k * (x - shift)) * np.cos(k * y)
+
+        def grad(x, y):
+            return (-0.5 * h0 * k * np.sin(k * (x - shift)) * np.cos(k * y),
+                    -0.5 * h0 * k * np.cos(k * (x - shift)) * np.sin(k * y))
+
+        return HeightFunction(func=h, grad=grad, period=s, name=f"eggbox shifted by {shift:g} m")
+
+    return make

@@ -27,8 +27,8 @@ from contour_fem.io.output import staged_output
 from contour_fem.io.results import mesh_info, write_case_result
 from contour_fem.mesh import create_cell_mesh
 from contour_fem.studies import convergence
-from contour_fem.studies.benchmark import run_benchmark
 from contour_fem.studies.estimate import estimate
+from contour_fem.studies.experiment import run_benchmark
 from contour_fem.studies.sweep.grammar import load_sweep
 from contour_fem.studies.sweep.runner import run_sweep
 
@@ -114,9 +114,10 @@ def _cmd_solve(args, comm: MPI.Comm) -> int:
         print(f"{cfg['name']}: f_max {r['max_current_ratio']:.4f}, Δp_max "
               f"{r['max_excess_pressure_MPa']:.4f} MPa, critical current "
               f"{r['critical_current_ratio_to_flat']:.3f} × flat with k = "
-              f"{r['criterion_k_per_MPa']:g} /MPa ({r['critical_current_mA_cm2']:.4g} mA/cm² "
-              f"for a flat value of {r['flat_critical_current_mA_cm2']:g}; only ratios to flat "
-              f"are predicted), {r['wall_time_s']:.1f} s -> {out}")
+              f"{r['criterion_k_per_MPa']:g} /MPa as configured, not identified "
+              f"({r['critical_current_mA_cm2']:.4g} mA/cm² for a flat value of "
+              f"{r['flat_critical_current_mA_cm2']:g}; only ratios to flat are predicted; "
+              f"contour-fem benchmark identifies k), {r['wall_time_s']:.1f} s -> {out}")
     return 0
 
 
@@ -125,7 +126,7 @@ def _cmd_convergence(args, comm: MPI.Comm) -> int:
     out = _out(args, Path("out") / f"{cfg['name']}-convergence")
     with (staged_output(out, comm, "convergence", inputs=[args.config],
                         overwrite=args.overwrite) as stage, log_file(stage / "log.txt", comm)):
-        record = convergence.study_record(case, comm)
+        record = convergence.study_record(case, comm, args.levels)
         on_root(comm, write_json, stage / "convergence.json", {"config": cfg, **record})
     if comm.rank == 0:
         print(convergence.format_table(record))
@@ -150,17 +151,19 @@ def _cmd_sweep(args, comm: MPI.Comm) -> int:
 
 
 def _cmd_benchmark(args, comm: MPI.Comm) -> int:
-    out = _out(args, Path("runs") / args.name)
-    overrides = config.parse_overrides(args.set)
-    summary = run_benchmark(args.name, out, comm, resolution=args.resolution,
-                            coarse=args.coarse, ranks_per_case=args.ranks_per_case,
-                            sensitivity=not args.no_sensitivity, overrides=overrides)
+    stem = Path(args.experiment).stem if args.experiment.endswith(".toml") else args.experiment
+    out = _out(args, Path("runs") / stem)
+    summary = run_benchmark(args.experiment, out, comm, ranks_per_case=args.ranks_per_case,
+                            sensitivity=not args.no_sensitivity, overrides=_overrides(args),
+                            identify=False if args.no_identify else
+                            config.parse_overrides(args.identify))
     if comm.rank == 0:
         facts = [f for f in summary["facts"] if f["passed"] is not None]
         passed = sum(f["passed"] for f in facts)
-        print(f"{args.name}: {passed}/{len(facts)} facts reproduced with k = "
-              f"{summary['calibration']['k_per_MPa']:.3g} /MPa, {summary['wall_time_s']:.0f} s "
-              f"-> {out / 'report.md'}")
+        point = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                          for k, v in summary["point"].items()) or "the base case"
+        print(f"{summary['benchmark']}: {passed}/{len(facts)} facts reproduced at {point}; "
+              f"{summary['wall_time_s']:.0f} s -> {out / 'report.md'}")
         for f in summary["facts"]:
             mark = "n/a " if f["passed"] is None else ("pass" if f["passed"] else "FAIL")
             print(f"  {mark} {f['id']:4s} {f['detail']}")
@@ -232,17 +235,23 @@ def _cmd_plot(args, comm: MPI.Comm) -> int:
 
 
 def _register_case_verbs(sub, flags: Flags) -> None:
+    parsers = {}
     for verb, func, default, text in (
             ("mesh", _cmd_mesh, "out/<name>-mesh",
              "mesh a unit cell: mesh.msh, mesh.vtu, boundaries.vtu, mesh.xdmf, info.json"),
             ("solve", _cmd_solve, "out/<name>",
              "run one case: result.json, run.json, interface.csv, fields for ParaView"),
             ("convergence", _cmd_convergence, "out/<name>-convergence",
-             "run a case at three resolutions, Richardson table")):
+             "the case on refinements of its own mesh family, Richardson table")):
         p = sub.add_parser(verb, help=text)
         _case_options(p, default)
         flags(p)
         p.set_defaults(func=func)
+        parsers[verb] = p
+    parsers["convergence"].add_argument(
+        "--levels", type=float, nargs="+", default=list(convergence.DEFAULT_LEVELS),
+        metavar="R", help="refinements of the case's own mesh family, e.g. 0.667 1 1.5 2.25 "
+        "(every size divided by R; default 2/3 1 1.5)")
 
 
 def _register_sweep(sub, flags: Flags) -> None:
@@ -266,18 +275,21 @@ def _register_sweep(sub, flags: Flags) -> None:
 
 
 def _register_benchmark(sub, flags: Flags) -> None:
-    p = sub.add_parser("benchmark", help="run a published experiment's samples, check its facts, "
-                       "write the report")
-    p.add_argument("name", help="benchmark name, e.g. zhang2024")
-    p.add_argument("--out", help="output folder (default runs/<name>)")
-    p.add_argument("--resolution", default="medium-lean", choices=RESOLUTIONS,
-                   help="main resolution (default medium-lean)")
-    p.add_argument("--coarse", default="lean", choices=RESOLUTIONS,
-                   help="second resolution for the mesh error bars and the sensitivity runs")
-    p.add_argument("--ranks-per-case", type=int, default=1)
-    p.add_argument("--no-sensitivity", action="store_true", help="skip the sensitivity variants")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a key of every sample's case (repeatable)")
+    p = sub.add_parser("benchmark", help="identify an experiment's unknowns, check its facts "
+                       "and measurements at the best point, write the report")
+    p.add_argument("experiment", help="built-in experiment (zhang2024) or an experiment file "
+                   "(TOML, docs/experiments.md)")
+    p.add_argument("--out", help="output folder (default runs/<experiment name>)")
+    p.add_argument("--ranks-per-case", type=int, default=1, metavar="K",
+                   help="MPI ranks per case (default 1)")
+    p.add_argument("--no-sensitivity", action="store_true", help="skip the sensitivity rows")
+    p.add_argument("--no-identify", action="store_true",
+                   help="ignore [identify]: check the facts at the base case only")
+    p.add_argument("--identify", action="append", default=[], metavar="KEY=VALUES",
+                   help="search KEY over VALUES (a TOML list or {min, max, scale, count}) "
+                        "instead of the file's [identify] entry, e.g. "
+                        "--identify creep.exponent=[1,6.56] (repeatable)")
+    _override_options(p, "base case of every sample")
     flags(p)
     p.set_defaults(func=_cmd_benchmark)
 

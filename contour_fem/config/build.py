@@ -34,6 +34,9 @@ def build_topography(geometry: dict[str, Any]) -> Topography:
     kind = geometry["topography"]
     if kind not in CASE_TOPOGRAPHIES:  # resolve() already refused it; keep the message
         raise InputError(f"topography must be one of {', '.join(CASE_TOPOGRAPHIES)}")
+    cls = CASE_TOPOGRAPHIES[kind]
+    if hasattr(cls, "build"):  # measured and synthetic surfaces
+        return cls(**values).build()
     height = values.pop("height", 0.0)
     period = values.pop("period")
     return make_topography(kind, height=height, period=period, **values)

@@ -102,6 +102,12 @@ def read_case_file(path: str | Path) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: malformed TOML: {exc}") from None
     data.setdefault("name", path.stem)
+    geometry = data.get("geometry")
+    if isinstance(geometry, dict) and isinstance(geometry.get("file"), str):
+        # A height map named in a case file lives beside it, wherever the command runs.
+        file = Path(geometry["file"]).expanduser()
+        if not file.is_absolute():
+            geometry["file"] = str(path.parent / file)
     return data
 
 

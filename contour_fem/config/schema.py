@@ -18,6 +18,7 @@ from contour_fem.core.errors import InputError
 from contour_fem.core.params import Param, default_in_user_units, param, params_of, user_key
 from contour_fem.core.units import Unit
 from contour_fem.geometry.spec import CellSpec
+from contour_fem.geometry.surfaces import HeightMapSurface, RandomSurfaceSpec
 from contour_fem.geometry.topography import EggBox, Flat, Frustum, Pyramid
 from contour_fem.physics.parameters import Creep, Criterion, Electrolyte, Kinetics, Operating
 
@@ -39,7 +40,8 @@ class OutputSettings:
 
 
 #: The topographies a case file can name, by ``geometry.topography``.
-CASE_TOPOGRAPHIES: dict[str, type] = {cls.kind: cls for cls in (Flat, EggBox, Pyramid, Frustum)}
+CASE_TOPOGRAPHIES: dict[str, type] = {cls.kind: cls for cls in (
+    Flat, EggBox, Pyramid, Frustum, HeightMapSurface, RandomSurfaceSpec)}
 
 #: Section → the dataclass whose user-facing fields are its keys (geometry: see above).
 SECTIONS: dict[str, type] = {

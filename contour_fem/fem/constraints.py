@@ -297,6 +297,17 @@ def periodic_constraints(
                              np.arange(count + 1, dtype=np.int64), master[mine], np.ones(count))
 
 
+def side_periodicity(cell) -> list[Periodic]:
+    """The periodic side conditions of a cell mesh: both axes for a full cell, none otherwise.
+
+    Full cells are periodic cells (any periodic surface); quarter and eighth cells use mirror
+    planes instead (docs/model.md §1.4).
+    """
+    if cell.spec.domain != "full":
+        return []
+    return [Periodic(0, *cell.x_range), Periodic(1, *cell.y_range)]
+
+
 class MultiPointConstraint:
     """The prolongation u = P·û of a set of constraints on a function space (collective).
 

@@ -18,6 +18,7 @@ import numpy as np
 import ufl
 from petsc4py import PETSc
 
+from contour_fem.core.errors import InputError
 from contour_fem.fem.jit import compile_form
 from contour_fem.fem.petsc import PrefixedOptions
 
@@ -30,7 +31,8 @@ class NewtonReport:
 
     Attributes:
         converged: Whether the residual tolerance was met.
-        reason: ``rtol``, ``atol``, ``max_it``, ``line_search``, ``linear_solve`` or ``nan``.
+        reason: ``rtol``, ``atol``, ``stol``, ``max_it``, ``line_search``, ``linear_solve`` or
+            ``nan``.
         iterations: Newton steps taken.
         linear_iterations: Krylov iterations summed over the steps.
         factorizations: Steps that rebuilt the preconditioner (LU: refactorised the Jacobian).
@@ -46,6 +48,7 @@ class NewtonReport:
     factorizations: int = 0
     residuals: list[float] = field(default_factory=list)
     steps: list[float] = field(default_factory=list)
+    increments: list[float] = field(default_factory=list)
 
 
 class NewtonSolver:
@@ -68,8 +71,12 @@ class NewtonSolver:
         jacobian: Bilinear form used as the Jacobian (default: the Gâteaux derivative of F).
         on_jacobian: Called after every Jacobian assembly, with ``u`` at the iterate (e.g. to
             refresh auxiliary preconditioner matrices).
-        rtol: Converged when ‖F‖ ≤ rtol·‖F₀‖ ...
-        atol: ... or ‖F‖ ≤ atol.
+        rtol: Converged when ‖F‖ ≤ rtol·R, R the reference residual: ‖F‖ at the start of the
+            first solve since :meth:`reset_reference` (the scale of the problem's own data), so
+            the test is free of units and scales; a solve that starts below it (a warm
+            restart) stops at once, any other iterates at least once.
+        atol: An absolute floor (default 0: none).
+        stol: ... or when the full Newton step is below ``stol`` times the iterate's norm.
         max_it: Newton steps allowed.
         lag_factorization: Reuse the preconditioner in the quadratic phase (see above).
         lag_ratio: Residual reduction of the previous full step that allows reuse.
@@ -78,13 +85,19 @@ class NewtonSolver:
             Newton steps keep (a convex potential). A trial step is then also accepted when it
             decreases E enough (Armijo). Whether that saves steps depends on the linearisation:
             see :class:`contour_fem.physics.creep.CreepProblem`, which uses it only where it does.
+        constraint: Multi-point constraints u = P·û (:mod:`contour_fem.fem.constraints`): the
+            steps solve PᵀJP·δ̂ = −PᵀF, every iterate keeps the constraints, and the residual
+            norm is ‖PᵀF‖.
     """
 
     def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object],
                  jacobian=None, on_jacobian: Callable[[], None] | None = None,
-                 rtol: float = 1e-10, atol: float = 1e-14, max_it: int = 40,
+                 rtol: float = 1e-10, atol: float = 0.0, stol: float = 1e-9, max_it: int = 40,
                  lag_factorization: bool = False, lag_ratio: float = 0.2,
-                 min_step: float = 2.0**-10, energy=None):
+                 min_step: float = 2.0**-10, energy=None, constraint=None):
+        if constraint is not None and on_jacobian is not None:
+            raise InputError("constraints and auxiliary preconditioner matrices do not mix "
+                             "(use a direct creep solver)")
         self.u, self.bcs = u, bcs
         self.F = compile_form(residual)
         self.E = None if energy is None else compile_form(energy)
@@ -96,12 +109,21 @@ class NewtonSolver:
         self.x = fem_petsc.create_vector(V)
         self.x_old = fem_petsc.create_vector(V)
         self.du = dolfinx.fem.Function(V)
-        self.rtol, self.atol, self.max_it = rtol, atol, max_it
+        self.rtol, self.atol, self.stol, self.max_it = rtol, atol, stol, max_it
         self.lag_ratio, self.min_step = lag_ratio, min_step
+        #: The reference residual R of the relative test (None: the next solve's first ‖F‖).
+        self.reference: float | None = None
         self._factored = False
+        # With constraints the Krylov solver sees the reduced system: Â = PᵀJP (kept across
+        # steps, so factors can be lagged), F̂ = PᵀF, and the step δ = P·δ̂.
+        self.mpc = constraint
+        self.A_hat = None  # built at the first Jacobian (PtAP needs an assembled J)
+        self.F_hat = None if constraint is None else constraint.create_vector()
+        self.du_hat = None if constraint is None else constraint.create_vector()
         self.ksp = PETSc.KSP().create(self.A.getComm())
         self.ksp.setOptionsPrefix(prefix)
-        self.ksp.setOperators(self.A)
+        if constraint is None:
+            self.ksp.setOperators(self.A)
         self.prefix, self.options = prefix, dict(options)
         with PrefixedOptions(prefix, options):
             self.ksp.setFromOptions()
@@ -114,36 +136,48 @@ class NewtonSolver:
         self.u.x.scatter_forward()
 
     def residual_norm(self) -> float:
-        """Assemble F at the current iterate ``x`` into ``b`` and return ‖F‖₂."""
+        """Assemble F at the current iterate ``x`` into ``b``; return ‖F‖₂ (‖PᵀF‖₂)."""
         self._sync(self.x)
         with self.b.localForm() as loc:
             loc.set(0.0)
         fem_petsc.assemble_vector(self.b, self.F)
         self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         fem_petsc.set_bc(self.b, self.bcs, self.x, -1.0)  # x − g on Dirichlet dofs (zero here)
-        return self.b.norm()
+        if self.mpc is None:
+            return self.b.norm()
+        self.mpc.reduce_vector(self.b, self.F_hat)
+        return self.F_hat.norm()
 
     def _assemble_jacobian(self) -> None:
         self.A.zeroEntries()
         fem_petsc.assemble_matrix(self.A, self.J, bcs=self.bcs)
         self.A.assemble()
+        if self.mpc is not None:
+            first = self.A_hat is None
+            self.A_hat = self.mpc.reduce_matrix(self.A, self.A_hat)
+            if first:
+                self.ksp.setOperators(self.A_hat)
         if self.on_jacobian is not None:
             self.on_jacobian()
 
     def _linear_solve(self, reuse: bool) -> tuple[int, bool]:
         """δ from J·δ = −F (F in ``b``); returns (iterations, whether the factors were rebuilt)."""
-        self.b.scale(-1.0)
+        rhs, sol = (self.b, self.du.x.petsc_vec) if self.mpc is None else (self.F_hat,
+                                                                            self.du_hat)
+        rhs.scale(-1.0)
         pc = self.ksp.getPC()
         its = 0
         for fresh in ((False, True) if reuse else (True,)):
             pc.setReusePreconditioner(not fresh)
-            self.du.x.petsc_vec.set(0.0)
+            sol.set(0.0)
             with PrefixedOptions(self.prefix, self.options):  # sub-solvers read them at setup
-                self.ksp.solve(self.b, self.du.x.petsc_vec)
+                self.ksp.solve(rhs, sol)
             its += self.ksp.getIterationNumber()
             if self.ksp.getConvergedReason() > 0:
                 break
-        self.b.scale(-1.0)
+        rhs.scale(-1.0)
+        if self.mpc is not None:
+            self.mpc.expand(self.du_hat, self.du.x.petsc_vec)
         self.du.x.scatter_forward()
         return its, fresh and self.ksp.getConvergedReason() > 0
 
@@ -162,20 +196,19 @@ class NewtonSolver:
         Returns:
             The report; ``converged`` is False on failure (nothing is raised).
         """
-        self.u.x.petsc_vec.copy(self.x)
-        fem_petsc.set_bc(self.x, self.bcs)
-        self._sync(self.x)
+        r = self.initial_residual()
         if start is not None:
             start()
         rep = NewtonReport(converged=False, reason="max_it")
-        r = self.residual_norm()
         rep.residuals.append(r)
         r0, lag_ok = r, reuse and self._factored
+        if self.reference is None:
+            self.reference = r0
         while True:
             if not np.isfinite(r):
                 rep.reason = "nan"
                 break
-            if r <= self.atol or r <= self.rtol * r0:
+            if r <= self.atol or r <= self.rtol * self.reference:
                 rep.converged, rep.reason = True, ("atol" if r <= self.atol else "rtol")
                 break
             if rep.iterations >= self.max_it:
@@ -188,6 +221,13 @@ class NewtonSolver:
                 break
             rep.factorizations += int(fresh)
             self._factored = True
+            if self.du.x.petsc_vec.norm() <= self.stol * self.x.norm():
+                # The full Newton step is below round-off of the iterate: converged even if the
+                # residual sits on its round-off floor (surfaces of small amplitude).
+                self.x.axpy(1.0, self.du.x.petsc_vec)
+                rep.iterations += 1
+                rep.converged, rep.reason = True, "stol"
+                break
             alpha, r_new = self._line_search(r)
             if alpha is None:
                 rep.reason = "line_search"
@@ -202,11 +242,26 @@ class NewtonSolver:
             rep.iterations += 1
             rep.residuals.append(r)
             rep.steps.append(alpha)
-            log.info("%s Newton %2d: |F| %.3e (%.1e of the first), step %.3g, %d linear "
-                     "iterations%s", self.prefix.rstrip("_"), rep.iterations, r, r / r0, alpha,
-                     its, ", new factors" if fresh else "")
+            increment = alpha * self.du.x.petsc_vec.norm() / max(self.x.norm(), 1e-300)
+            rep.increments.append(increment)
+            log.info("%s Newton %2d: |F| %.3e (%.1e of the reference), step %.3g, "
+                     "|du|/|u| %.1e, %d linear iterations%s", self.prefix.rstrip("_"),
+                     rep.iterations, r, r / self.reference if self.reference else np.nan, alpha,
+                     increment, its, ", new factors" if fresh else "")
         self._sync(self.x)
         return rep
+
+    def initial_residual(self) -> float:
+        """‖F‖ at ``u`` with the Dirichlet values and constraints imposed (``u`` is changed)."""
+        self.u.x.petsc_vec.copy(self.x)
+        fem_petsc.set_bc(self.x, self.bcs)
+        if self.mpc is not None:
+            self.mpc.enforce(self.x)
+        return self.residual_norm()
+
+    def reset_reference(self) -> None:
+        """The next solve sets the reference residual (call when the problem's data change)."""
+        self.reference = None
 
     def energy(self) -> float:
         """E at the iterate last synchronised into ``u`` (global value)."""
@@ -241,6 +296,7 @@ class NewtonSolver:
 
     def destroy(self) -> None:
         """Free the PETSc objects."""
-        for obj in (self.ksp, self.A, self.b, self.x, self.x_old):
+        for obj in (self.ksp, self.A, self.b, self.x, self.x_old, self.A_hat, self.F_hat,
+                    self.du_hat):
             if obj is not None:
                 obj.destroy()

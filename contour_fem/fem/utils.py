@@ -10,6 +10,7 @@ import numpy as np
 import ufl
 from petsc4py import PETSc
 
+from contour_fem.fem.constraints import MultiPointConstraint, solve_constrained
 from contour_fem.fem.jit import compile_form
 from contour_fem.fem.petsc import LINEAR_PRESETS, solve_linear
 
@@ -49,6 +50,7 @@ def boundary_projection(
     ds: ufl.Measure,
     *,
     prefix: str,
+    constraints=None,
 ) -> tuple[dolfinx.fem.Function, int]:
     """Turn nodal reactions ∫ t·ψ_j ds into the boundary field t (L2 projection on the trace).
 
@@ -61,6 +63,9 @@ def boundary_projection(
         dofs: Local (unblocked) dofs on the boundary, ghosts included.
         ds: Measure of that boundary.
         prefix: PETSc options prefix of the mass-matrix solve.
+        constraints: :class:`~contour_fem.fem.constraints.LinearConstraints` of ``V`` (periodic
+            sides): the reactions of a dof and its periodic images are summed, and the
+            projection is solved in the constrained space.
 
     Returns:
         The field (zero away from the boundary) and the CG iteration count.
@@ -82,8 +87,17 @@ def boundary_projection(
             arr[others * bs + c] = 0.0
     rhs.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
     field = dolfinx.fem.Function(V)
-    its = solve_linear(M, rhs, field.x.petsc_vec, prefix=prefix,
-                       options=LINEAR_PRESETS["cg_jacobi"], what="boundary flux projection")
+    if constraints is None:
+        its = solve_linear(M, rhs, field.x.petsc_vec, prefix=prefix,
+                           options=LINEAR_PRESETS["cg_jacobi"], what="boundary flux projection")
+    else:
+        mpc = MultiPointConstraint(V, constraints, bcs=[bc])
+        try:
+            its = solve_constrained(mpc, M, rhs, field.x.petsc_vec, prefix=prefix,
+                                    options=LINEAR_PRESETS["cg_jacobi"],
+                                    what="boundary flux projection")
+        finally:
+            mpc.destroy()
     field.x.scatter_forward()
     M.destroy()
     rhs.destroy()

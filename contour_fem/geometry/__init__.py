@@ -5,13 +5,13 @@ presets, :class:`CellSpec`; no gmsh), ``cell`` the gmsh meshers.
 """
 
 from contour_fem.geometry.cell import PHYSICAL_GROUPS, CellModel, build_cell_model
+from contour_fem.geometry.function import HeightFunction
 from contour_fem.geometry.spec import DOMAINS, RESOLUTIONS, CellSpec, Resolution, cell_extent
 from contour_fem.geometry.topography import (
     TOPOGRAPHIES,
     EggBox,
     Flat,
     Frustum,
-    HeightFunction,
     Pyramid,
     Topography,
     make_topography,

@@ -22,10 +22,16 @@ from dataclasses import dataclass, field
 import gmsh
 import numpy as np
 
-from contour_fem.core.errors import MeshError
+from contour_fem.core.errors import InputError, MeshError
 from contour_fem.core.params import user_values
 from contour_fem.core.units import UM
-from contour_fem.geometry.spec import CellSpec, cell_extent, structured_axes
+from contour_fem.geometry.spec import (
+    CellSpec,
+    cell_extent,
+    concrete,
+    crease_axis,
+    structured_axes,
+)
 from contour_fem.geometry.topography import Topography
 
 # (dimension, tag) of every physical group; names are the public contract.
@@ -39,6 +45,7 @@ PHYSICAL_GROUPS: dict[str, tuple[int, int]] = {
     "side_x1": (2, 14),
     "side_y0": (2, 15),
     "side_y1": (2, 16),
+    "side_diag": (2, 17),  # the plane x = y: a mirror plane of the eighth cell
 }
 SIDE_NAMES = ("side_x0", "side_x1", "side_y0", "side_y1")
 _GMSH_UNIT = UM.inverse  # gmsh model length unit per m: build in µm
@@ -63,8 +70,9 @@ class CellModel:
 
     @property
     def projected_area(self) -> float:
-        """Projected (x–y) area of the cell, m²."""
-        return (self.x_range[1] - self.x_range[0]) * (self.y_range[1] - self.y_range[0])
+        """Projected (x–y) area of the cell, m² (the eighth cell is half of its square)."""
+        square = (self.x_range[1] - self.x_range[0]) * (self.y_range[1] - self.y_range[0])
+        return 0.5 * square if self.spec.domain == "eighth" else square
 
     def info(self) -> dict:
         """JSON-friendly summary in µm."""
@@ -103,24 +111,29 @@ def build_cell_model(topo: Topography, spec: CellSpec, name: str = "contour_cell
 
     """
     t0 = time.perf_counter()
+    spec = concrete(topo, spec)
     (x0, x1), (y0, y1), zb, zt = cell_extent(topo, spec)
-    near, far, growth = spec.sizes(topo.period)
+    near, far, growth = spec.sizes(topo)
     # OCC's tolerances are absolute (~1e-7): build in µm, scale the nodes to m after meshing.
     u = _GMSH_UNIT
-    quarter = spec.domain == "quarter"
+    quarter = spec.domain == "quarter"  # the unstructured mesher: quarter or full cells
     gmsh.model.add(name)
     tol = 1e-6 * topo.period * u
     if spec.structured:
         # The tensor grid matches node for node across opposite side faces by construction.
-        layer = spec.first_layer if spec.first_layer is not None else near
-        groups = _structured_geometry(topo, quarter, (x0, x1), zb, zt, near, layer, growth)
+        groups = _structured_geometry(topo, spec, (x0, x1), zb, zt, near, spec.layer(topo),
+                                      growth)
     else:
+        if spec.domain == "eighth":
+            raise InputError("mesh: the eighth cell needs the structured mesher "
+                             "(mesh.structured = true)")
         _unstructured_geometry(topo, quarter, (x0, x1), zb, zt, near, far, growth)
         groups = _classify(*(v * u for v in (x0, x1, y0, y1, zb, zt)), tol)
         if spec.domain == "full":
             _set_periodic(groups, (x1 - x0) * u, (y1 - y0) * u, tol)
     for gname, (dim, tag) in PHYSICAL_GROUPS.items():
-        gmsh.model.addPhysicalGroup(dim, groups[gname], tag, name=gname)
+        if groups.get(gname):
+            gmsh.model.addPhysicalGroup(dim, groups[gname], tag, name=gname)
     for opt, val in (
         ("Mesh.MeshSizeExtendFromBoundary", 0),
         ("Mesh.MeshSizeFromPoints", 0),
@@ -189,37 +202,97 @@ _KUHN = [
 ]
 
 
-def _structured_geometry(topo, quarter, xr, zb, zt, near, layer,
-                         growth) -> dict[str, list[int]]:
-    """Structured tetrahedra (Kuhn-split tensor grid) as a discrete gmsh model.
+def _kuhn_grid(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
+               mirror: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes and Kuhn tetrahedra of the tensor grid xs × ys × zs, and the tets' box indices.
 
-    Grid lines at every kink; the split is mirrored in x < 0 and y < 0 so that triangle
+    With ``mirror`` the split is mirrored in x < 0 and y < 0 (full cells), so that triangle
     diagonals lie on the kink diagonals x = y and x = −y.
     """
-    xs, zs = structured_axes(topo, quarter, xr, zb, zt, near, layer, growth)
-    nx, nz = len(xs), len(zs)
-    ii, jj, kk = np.meshgrid(np.arange(nx), np.arange(nx), np.arange(nz), indexing="ij")
-    index = ii * nx * nz + jj * nz + kk
-    xyz = np.stack([xs[ii], xs[jj], zs[kk]], axis=-1).reshape(-1, 3)
-    cells = []
-    ci, cj, ck = np.meshgrid(np.arange(nx - 1), np.arange(nx - 1), np.arange(nz - 1),
-                             indexing="ij")
-    ci, cj, ck = ci.ravel(), cj.ravel(), ck.ravel()
-    # Mirror the split in x < 0 (y < 0): the lattice direction flips there.
-    fx = (0.5 * (xs[ci] + xs[ci + 1]) < 0).astype(int)
-    fy = (0.5 * (xs[cj] + xs[cj + 1]) < 0).astype(int)
-    for tet in _KUHN:
-        verts = [index[ci + (bx ^ fx), cj + (by ^ fy), ck + bz] for bx, by, bz in tet]
-        cells.append(np.stack(verts, axis=1))
-    tets = np.concatenate(cells)
+    nx, ny, nz = len(xs), len(ys), len(zs)
+    ii, jj, kk = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij")
+    index = ii * ny * nz + jj * nz + kk
+    xyz = np.stack([xs[ii], ys[jj], zs[kk]], axis=-1).reshape(-1, 3)
+    ci, cj, ck = (a.ravel() for a in np.meshgrid(np.arange(nx - 1), np.arange(ny - 1),
+                                                  np.arange(nz - 1), indexing="ij"))
+    fx = (0.5 * (xs[ci] + xs[ci + 1]) < 0).astype(int) if mirror else 0 * ci
+    fy = (0.5 * (ys[cj] + ys[cj + 1]) < 0).astype(int) if mirror else 0 * cj
+    cells = [np.stack([index[ci + (bx ^ fx), cj + (by ^ fy), ck + bz] for bx, by, bz in tet],
+                      axis=1) for tet in _KUHN]
+    boxes = np.tile(np.stack([ci, cj], axis=1), (len(_KUHN), 1))
+    return xyz, np.concatenate(cells), boxes
+
+
+def _compact(xyz: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the nodes no tetrahedron uses and renumber."""
+    used, inverse = np.unique(tets, return_inverse=True)
+    return xyz[used], inverse.reshape(tets.shape)
+
+
+def _lower_half(xyz: np.ndarray, tets: np.ndarray, boxes: np.ndarray):
+    """The tetrahedra of boxes below the grid diagonal (j < i), and the halves of those on it."""
+    centre = xyz[tets].mean(axis=1)
+    keep = (boxes[:, 1] < boxes[:, 0]) | ((boxes[:, 1] == boxes[:, 0])
+                                         & (centre[:, 1] < centre[:, 0]))
+    return _compact(xyz, tets[keep])
+
+
+def _sheared_eighth(axis: np.ndarray, zs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The eighth cell 0 ≤ y ≤ x ≤ S/2 as a Kuhn grid in (ξ, η) = (x, x − y).
+
+    The diagonal crease x = y is the grid line η = 0 and the ridge x = S/2 the line ξ = S/2, so
+    one axis graded toward 0 and the kinks refines both; the map (ξ, η) ↦ (ξ, ξ − η) is affine,
+    and the triangle η ≤ ξ is the lower half of the square grid.
+    """
+    xyz, tets, boxes = _kuhn_grid(axis, axis, zs, mirror=False)
+    xyz, tets = _lower_half(xyz, tets, boxes)
+    xyz = np.column_stack([xyz[:, 0], xyz[:, 0] - xyz[:, 1], xyz[:, 2]])
+    return xyz, tets
+
+
+def _mirror_diagonal(xyz: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An eighth cell and its mirror image in x = y: the quarter cell (nodes on x = y shared)."""
+    on = xyz[:, 0] == xyz[:, 1]
+    image = np.flatnonzero(~on)
+    index = np.arange(len(xyz))
+    index[image] = len(xyz) + np.arange(len(image))
+    mirrored = xyz[image][:, [1, 0, 2]]
+    return np.concatenate([xyz, mirrored]), np.concatenate([tets, index[tets]])
+
+
+def _structured_geometry(topo, spec, xr, zb, zt, near, layer, growth) -> dict[str, list[int]]:
+    """Structured tetrahedra (Kuhn-split tensor grids) as a discrete gmsh model.
+
+    - full cell, or a quarter cell without diagonal kinks: the tensor grid with lines at every
+      kink (the full cell's split mirrored in x < 0 and y < 0);
+    - eighth cell without diagonal kinks: the lower half of that quarter grid, so the eighth
+      cell is exactly half of the quarter cell;
+    - eighth cell with diagonal kinks (pyramids, frustums): the sheared grid of
+      :func:`_sheared_eighth`, graded toward every crease; its quarter cell is it and its
+      mirror image, so again the eighth cell is exactly half of the quarter cell.
+    """
+    domain = spec.domain
+    spec = concrete(topo, spec)
+    crease = spec.crease_size_for(topo)
+    xs, zs = structured_axes(topo, domain == "quarter" or domain == "eighth", xr, zb, zt, near,
+                             layer, growth, crease=crease)
+    if topo.diagonal_kinks and domain in ("quarter", "eighth"):
+        axis = crease_axis(topo, near, crease)
+        xyz, tets = _sheared_eighth(axis, zs)
+        if domain == "quarter":
+            xyz, tets = _mirror_diagonal(xyz, tets)
+    else:
+        xyz, tets, boxes = _kuhn_grid(xs, xs, zs, mirror=domain == "full")
+        if domain == "eighth":
+            xyz, tets = _lower_half(xyz, tets, boxes)
     p = xyz[tets]
     vol = np.einsum("ij,ij->i", np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), p[:, 3] - p[:, 0])
     tets[vol < 0, 2], tets[vol < 0, 3] = tets[vol < 0, 3], tets[vol < 0, 2].copy()
     centre_z = xyz[tets, 2].mean(axis=1)
-    return _discrete_model(xyz, tets, centre_z > 0, xs, zs)
+    return _discrete_model(xyz, tets, centre_z > 0, xr, zs, eighth=domain == "eighth")
 
 
-def _discrete_model(xyz, tets, is_se, xs, zs) -> dict[str, list[int]]:
+def _discrete_model(xyz, tets, is_se, xr, zs, eighth: bool) -> dict[str, list[int]]:
     """Load nodes, tetrahedra and the named boundary triangles into discrete gmsh entities."""
     u = _GMSH_UNIT
     faces = np.concatenate([tets[:, [0, 1, 2]], tets[:, [0, 1, 3]], tets[:, [0, 2, 3]],
@@ -232,11 +305,15 @@ def _discrete_model(xyz, tets, is_se, xs, zs) -> dict[str, list[int]]:
         "interface": np.all(np.abs(fz) < 1e-9 * (zs[-1] - zs[0]), axis=1),
         "electrolyte_top": np.all(fz == zs[-1], axis=1),
         "lithium_bottom": np.all(fz == zs[0], axis=1),
-        "side_x0": np.all(fx == xs[0], axis=1),
-        "side_x1": np.all(fx == xs[-1], axis=1),
-        "side_y0": np.all(fy == xs[0], axis=1),
-        "side_y1": np.all(fy == xs[-1], axis=1),
+        "side_x0": np.all(fx == xr[0], axis=1),
+        "side_x1": np.all(fx == xr[1], axis=1),
+        "side_y0": np.all(fy == xr[0], axis=1),
+        "side_y1": np.all(fy == xr[1], axis=1),
+        # The diagonal is a boundary of the eighth cell only (inside the quarter cell it is not).
+        "side_diag": np.all(fx == fy, axis=1) if eighth else np.zeros(len(faces), bool),
     }
+    if eighth:  # the eighth cell has no faces at x = x0 or y = y1 (they shrink to lines)
+        planes["side_x0"][:] = planes["side_y1"][:] = False
     node_tags = np.arange(1, len(xyz) + 1)
     gmsh.model.addDiscreteEntity(3, 1)
     gmsh.model.addDiscreteEntity(3, 2)
@@ -249,18 +326,21 @@ def _discrete_model(xyz, tets, is_se, xs, zs) -> dict[str, list[int]]:
                                           (tets[mask] + 1).ravel())
         ntet += int(mask.sum())
     nel = ntet
-    for k, mask in enumerate(planes.values(), start=1):
+    groups = {}
+    for k, (name, mask) in enumerate(planes.items(), start=1):
+        if not mask.any():  # a face this domain does not have
+            continue
         gmsh.model.addDiscreteEntity(2, k)
         gmsh.model.mesh.addElementsByType(k, tri_type, np.arange(nel + 1, nel + mask.sum() + 1),
                                           (faces[mask] + 1).ravel())
         nel += int(mask.sum())
-    groups = {name: [k] for k, name in enumerate(planes, start=1)}
+        groups[name] = [k]
     return {"electrolyte": [1], "lithium": [2], **groups}
 
 
 def _classify(x0, x1, y0, y1, zb, zt, tol) -> dict[str, list[int]]:
     """Sort the fragmented volumes and faces into the named groups by their bounding boxes."""
-    groups: dict[str, list[int]] = {name: [] for name in PHYSICAL_GROUPS}
+    groups: dict[str, list[int]] = {name: [] for name in PHYSICAL_GROUPS if name != "side_diag"}
     for _, tag in gmsh.model.getEntities(3):
         zmin = gmsh.model.getBoundingBox(3, tag)[2]
         groups["electrolyte" if zmin > -tol else "lithium"].append(tag)

@@ -31,7 +31,6 @@ topographies; the removed offset is recorded by :meth:`HeightMap.describe`.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -40,15 +39,13 @@ from typing import ClassVar
 import numpy as np
 
 from contour_fem.core.errors import InputError
-from contour_fem.core.files import read_bytes, read_text
 from contour_fem.core.units import UM, UM_DIGITS
+from contour_fem.geometry.mapfile import read_map
 from contour_fem.geometry.topography import MAX_ASPECT, MAX_PERIOD, MIN_PERIOD, Topography
 
 MIN_PIXELS = 4  # the cubic B-spline needs 4 coefficients per axis
 FINE = 4  # sub-samples per pixel and axis for height and bounds
 TRANSFER_CUTOFF = 0.1  # smoothing transfer below which a wave counts as not resolved
-TEXT_SUFFIXES = (".csv", ".txt", ".dat")
-_WHAT = "height map file"  # how messages name the file
 _GAUSS_X, _GAUSS_W = np.polynomial.legendre.leggauss(4)  # per pixel and axis, for the area
 _CHUNK = 1 << 16  # points per block in _eval: bounds the (points, 4, 4) gather
 
@@ -278,13 +275,13 @@ class HeightMap(Topography):
         """
         path = Path(path)
         scale = _positive("unit", unit, "m per file unit")
-        z = _read_map(path) * scale
+        z = read_map(path) * scale
         try:
             return cls(heights=z, pixel=pixel, periodic=periodic, smoothing=smoothing,
                        invert=invert, name=path.stem if name is None else name,
                        source=path.name, center=center)
         except InputError as exc:
-            raise InputError(f"{_WHAT} {path}: {exc}") from None
+            raise InputError(f"height map file {path}: {exc}") from None
 
     # ----------------------------------------------------------------------------- evaluation
 
@@ -343,6 +340,13 @@ class HeightMap(Topography):
         """True for a patch (mirrored by construction), False for a periodic map."""
         return not self.periodic
 
+    @property
+    def diagonal_symmetric(self) -> bool:
+        """A patch whose map equals its transpose (to 1e-9·S): the eighth cell is exact."""
+        z = self.heights
+        return not self.periodic and bool(np.allclose(z, z.T, rtol=0.0,
+                                                      atol=1e-9 * self.period))
+
     def area_ratio(self) -> float:
         """True over projected area: 4 × 4 Gauss–Legendre points per pixel over one period.
 
@@ -367,6 +371,19 @@ class HeightMap(Topography):
         """
         cut = 2 * math.pi * self.smoothing / math.sqrt(-2.0 * math.log(TRANSFER_CUTOFF))
         return max(2.0 * self.pixel, cut)
+
+    def feature_wavelength(self, share: float = 0.99) -> float:
+        """Wavelength 2π/k_q below which the surface carries ``share`` of its slope variance, m.
+
+        k_q is the smallest |k| with Σ_{|k'| ≤ k_q} |k'|²·|ĉ(k')|² ≥ share·Σ |k'|²·|ĉ(k')|² over
+        the spline coefficients ĉ (smoothing included): a single cosine gives its own wavelength,
+        a random surface a fraction of its correlation length. Never below the resolved limit
+        :meth:`smallest_wavelength`.
+        """
+        k_q = _slope_quantile(self._coef, self.pixel, share)
+        if k_q is None:  # a flat map
+            return self.period
+        return max(2 * math.pi / k_q, self.smallest_wavelength())
 
     @property
     def sha256(self) -> str:
@@ -400,6 +417,20 @@ class HeightMap(Topography):
         return hash(self._key())
 
 
+def _slope_quantile(c: np.ndarray, pixel: float, share: float) -> float | None:
+    """Smallest |k| holding ``share`` of the slope variance of the periodic coefficients c."""
+    m = c.shape[0]
+    ky = 2 * np.pi * np.fft.fftfreq(m, d=pixel)[:, None]
+    kx = 2 * np.pi * np.fft.fftfreq(m, d=pixel)[None, :]
+    k = np.hypot(kx, ky).ravel()
+    weight = k**2 * np.abs(np.fft.fft2(c)).ravel() ** 2
+    if not weight.sum() > 0:
+        return None
+    order = np.argsort(k)
+    cum = np.cumsum(weight[order]) / weight.sum()
+    return float(k[order][min(int(np.searchsorted(cum, share)), k.size - 1)])
+
+
 def _even_extension(z: np.ndarray) -> np.ndarray:
     """The (2N − 2)² periodic array of z mirrored about its first and last rows and columns."""
     e = np.concatenate([z, z[:, -2:0:-1]], axis=1)
@@ -407,67 +438,3 @@ def _even_extension(z: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------- file reading
-
-def _read_map(path: Path) -> np.ndarray:
-    """The 2-D array in ``path`` (file units), or a one-line InputError naming the file."""
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", *TEXT_SUFFIXES):
-        raise InputError(f"{_WHAT} {path} must end in .npy or {', '.join(TEXT_SUFFIXES)}, "
-                         f"got {path.suffix or 'no suffix'!r}")
-    if suffix == ".npy":
-        return _parse_npy(path, read_bytes(path, _WHAT))
-    # Text goes through the package's one reader: the same messages as for case files.
-    return _parse_text(path, read_text(path, _WHAT))
-
-
-def _parse_npy(path: Path, data: bytes) -> np.ndarray:
-    try:
-        a = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{_WHAT} {path} is not a valid .npy array: {reason}") from None
-    if not isinstance(a, np.ndarray) or a.ndim != 2:
-        raise InputError(f"{_WHAT} {path} must hold a 2-D array, "
-                         f"got shape {getattr(a, 'shape', '?')}")
-    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer)
-                               or np.issubdtype(a.dtype, np.floating)):
-        raise InputError(f"{_WHAT} {path} must hold real numbers, got dtype {a.dtype}")
-    return a.astype(np.float64)
-
-
-def _parse_text(path: Path, text: str) -> np.ndarray:
-    rows: list[np.ndarray] = []
-    first_line = 0
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "," in line:
-            cells = [c.strip() for c in line.split(",")]
-            if cells[-1] == "":  # a trailing delimiter, as some spreadsheets write
-                cells.pop()
-        else:
-            cells = line.split()
-        try:
-            row = np.array([float(c) for c in cells])
-        except ValueError:
-            col = next(k for k, c in enumerate(cells, start=1) if not _is_number(c))
-            raise InputError(f"{_WHAT} {path}, line {lineno}, value {col}: "
-                             f"{cells[col - 1][:20]!r} is not a number") from None
-        if rows and row.size != rows[0].size:
-            raise InputError(f"{_WHAT} {path}, line {lineno}: {row.size} values, but "
-                             f"line {first_line} has {rows[0].size} (ragged rows)")
-        if not rows:
-            first_line = lineno
-        rows.append(row)
-    if not rows:
-        raise InputError(f"{_WHAT} {path} contains no numbers")
-    return np.vstack(rows)
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True

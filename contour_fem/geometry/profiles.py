@@ -14,6 +14,10 @@ import numpy as np
 
 from contour_fem.core.errors import InputError
 
+#: Distance from a sharp kink, relative to the profile's length, that counts as on it (the
+#: last bits of mesh coordinates must not pick a side).
+KINK_TOLERANCE = 1e-12
+
 
 @dataclass(frozen=True)
 class _Arc:
@@ -96,6 +100,14 @@ class FilletedProfile:
         dz = self.slopes[seg]
         z = self.z[seg] + dz * (t - self.t[seg])
         dz = np.array(dz, dtype=float, copy=True)
+        if not self.arcs:
+            # Exactly at a sharp kink the slope is undefined: take the mean of both sides (0 at
+            # the mirrored ends), the same on every side of a symmetry plane whatever the last
+            # bit of the coordinate, so mirror-symmetric data stay symmetric.
+            ext = np.concatenate([[-self.slopes[0]], self.slopes, [-self.slopes[-1]]])
+            near = np.abs(t[..., None] - self.t) <= KINK_TOLERANCE * self.length
+            for k in range(len(self.t)):
+                dz = np.where(near[..., k], 0.5 * (ext[k] + ext[k + 1]), dz)
         # Arcs at the ends are symmetric about them, so no mirrored lookup is needed.
         for arc in self.arcs:
             m = (t > arc.t_start) & (t < arc.t_end)
@@ -109,22 +121,26 @@ class FilletedProfile:
         return z, dz
 
 
-def rounded_abs(d: np.ndarray, slope: float, radius: float) -> tuple[np.ndarray, np.ndarray]:
+def rounded_abs(d: np.ndarray, slope: float, radius: float,
+                tolerance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Return a C¹ version of ``|d|`` whose graph ``slope·|d|`` has a fillet of ``radius``.
 
     The fillet is measured in the section where ``slope·|d|`` is the height, so an edge between
-    two facets of that slope gets a circular rounding of the requested radius.
+    two facets of that slope gets a circular rounding of the requested radius. With no fillet
+    the derivative at the kink (|d| ≤ ``tolerance``) is 0, the mean of both sides.
     """
     d = np.asarray(d, dtype=float)
+    shape = d.shape
+    d = np.atleast_1d(d)
+    val, der = np.abs(d), np.sign(d)
     if radius <= 0.0 or slope <= 0.0:
-        return np.abs(d), np.sign(d)
+        der = np.where(np.abs(d) <= tolerance, 0.0, der)
+        return val.reshape(shape), der.reshape(shape)
     q = np.hypot(1.0, slope)
     t0 = radius * slope / q
     inside = np.abs(d) < t0
-    val = np.abs(d)
-    der = np.sign(d)
     di = d[inside]
     root = np.sqrt(radius**2 - di**2)
     val[inside] = (radius * q - root) / slope
     der[inside] = di / root / slope
-    return val, der
+    return val.reshape(shape), der.reshape(shape)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -22,7 +21,7 @@ import numpy as np
 from contour_fem.core.errors import InputError
 from contour_fem.core.params import param, validate
 from contour_fem.core.units import UM
-from contour_fem.geometry.profiles import FilletedProfile, rounded_abs
+from contour_fem.geometry.profiles import KINK_TOLERANCE, FilletedProfile, rounded_abs
 
 Segment = tuple[tuple[float, float], tuple[float, float]]
 
@@ -32,6 +31,11 @@ _QUAD_POINTS = 2048  # midpoint-rule points per period for numeric area ratios
 def _wrap(x: np.ndarray, period: float) -> np.ndarray:
     """Map ``x`` into [-S/2, S/2)."""
     return x - period * np.floor(x / period + 0.5)
+
+
+def _sign(x: np.ndarray, period: float) -> np.ndarray:
+    """sign(x), 0 within round-off of 0 (on a mirror plane the slope must not pick a side)."""
+    return np.where(np.abs(x) <= KINK_TOLERANCE * period, 0.0, np.sign(x))
 
 
 class Topography(ABC):
@@ -91,6 +95,19 @@ class Topography(ABC):
         """True if h is even in x and y and in x − S/2, y − S/2: the quarter cell is exact."""
         return True
 
+    @property
+    def diagonal_symmetric(self) -> bool:
+        """True if also h(x, y) = h(y, x): the eighth cell 0 ≤ y ≤ x ≤ S/2 is exact."""
+        return True
+
+    def crease_positions(self) -> list[float]:
+        """Positions t of the axis-parallel kink lines x = t (and y = t) in [0, S/2].
+
+        Meshes are graded toward them (and toward the diagonal, for :attr:`diagonal_kinks`)
+        when the edges are rounded.
+        """
+        return []
+
     def kink_lines(self, quarter: bool) -> list[Segment]:
         """Lines in the plane where the gradient jumps; the mesh must have edges along them."""
         return []
@@ -124,6 +141,14 @@ class Topography(ABC):
     def grid_lines(self, quarter: bool) -> list[float]:
         """Interior x (= y) coordinates of kink lines parallel to the axes, for tensor grids."""
         return []
+
+    def feature_wavelength(self) -> float | None:
+        """Shortest wavelength that carries the surface's shape, m (None: the period sets it).
+
+        Measured and random surfaces have content finer than their period; meshes are sized
+        from it (:meth:`~contour_fem.geometry.spec.CellSpec.sizes`).
+        """
+        return None
 
     @property
     def diagonal_kinks(self) -> bool:
@@ -286,7 +311,8 @@ class Frustum(Topography):
         # Rounded max(|x|, |y|): the diagonal ridge gets a fillet of the same radius.
         d = ax - ay
         c = s / math.sqrt(2.0)
-        ra, dra = rounded_abs(d / math.sqrt(2.0), c, self.corner_radius)
+        ra, dra = rounded_abs(d / math.sqrt(2.0), c, self.corner_radius,
+                              tolerance=KINK_TOLERANCE * self.period)
         m = 0.5 * (ax + ay) + ra / math.sqrt(2.0)
         dm_dax = 0.5 + 0.5 * dra
         dm_day = 0.5 - 0.5 * dra
@@ -296,8 +322,8 @@ class Frustum(Topography):
         dp = np.where(over, -dp, dp)
         # SE apexes point down into the Li: the interface is lowest at the apex.
         h = 0.5 * self.height - p
-        hx = -dp * dm_dax * np.sign(xw)
-        hy = -dp * dm_day * np.sign(yw)
+        hx = -dp * dm_dax * _sign(xw, self.period)
+        hy = -dp * dm_day * _sign(yw, self.period)
         return h, hx, hy
 
     def area_ratio(self) -> float:
@@ -322,6 +348,16 @@ class Frustum(Topography):
             corners = [(c, c), (-c, c), (-c, -c), (c, -c)]
             segs += [(corners[i], corners[(i + 1) % 4]) for i in range(4)]
         return segs
+
+    def crease_positions(self) -> list[float]:
+        """The squares t where the profile kinks: the top and base squares, the pyramid ridge."""
+        prof = self._profile
+        out = []
+        ext = np.concatenate([[-prof.slopes[0]], prof.slopes, [-prof.slopes[-1]]])
+        for k, t in enumerate(prof.t):
+            if abs(ext[k + 1] - ext[k]) > 1e-14 and t > 0:  # t = 0: the apex, a point
+                out.append(float(t))
+        return out
 
     def grid_lines(self, quarter: bool) -> list[float]:
         """The top and base squares (and, for the full cell, the centre lines)."""
@@ -372,70 +408,6 @@ class Pyramid(Frustum):
         d.pop("top_width_um")
         d.pop("gap_um")
         return d
-
-
-@dataclass(frozen=True)
-class HeightFunction(Topography):
-    """A user surface h(x, y) of period S (vectorised numpy callable, metres in and out).
-
-    ``gradient`` may be given; otherwise central differences with step S·1e-6 are used. Mirror
-    symmetry (and so the quarter cell) is checked numerically.
-    """
-
-    kind: ClassVar[str] = "function"
-    func: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    period: float
-    grad: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
-    name: str = "user"
-    invert: bool = False
-    height: float = field(init=False)
-
-    def __post_init__(self):
-        if not (isinstance(self.period, int | float) and MIN_PERIOD <= self.period <= MAX_PERIOD):
-            raise InputError(f"period must be in [{MIN_PERIOD:g}, {MAX_PERIOD:g}] m, "
-                             f"got {self.period!r}")
-        if not callable(self.func):
-            raise InputError("func must be a callable h(x, y)")
-        xs = np.linspace(-0.5, 0.5, 129) * self.period
-        x, y = np.meshgrid(xs, xs, indexing="ij")
-        z = np.asarray(self.func(x, y), dtype=float)
-        if z.shape != x.shape or not np.all(np.isfinite(z)):
-            raise InputError("func must return finite heights with the shape of its inputs")
-        if not np.allclose(z[0, :], z[-1, :], atol=1e-9 * self.period) or not np.allclose(
-            z[:, 0], z[:, -1], atol=1e-9 * self.period
-        ):
-            raise InputError("func must be periodic with the given period in x and y")
-        object.__setattr__(self, "height", float(z.max() - z.min()))
-        object.__setattr__(self, "_zmin", float(z.min()))
-        object.__setattr__(self, "_zmax", float(z.max()))
-        sym = np.allclose(z, z[::-1, :], atol=1e-9 * self.period) and np.allclose(
-            z, z[:, ::-1], atol=1e-9 * self.period
-        )
-        object.__setattr__(self, "_symmetric", bool(sym))
-
-    def _eval(self, x, y):
-        h = np.asarray(self.func(x, y), dtype=float)
-        if self.grad is not None:
-            hx, hy = (np.asarray(g, dtype=float) for g in self.grad(x, y))
-            return h, hx, hy
-        d = 1e-6 * self.period
-        hx = (self.func(x + d, y) - self.func(x - d, y)) / (2 * d)
-        hy = (self.func(x, y + d) - self.func(x, y - d)) / (2 * d)
-        return h, np.asarray(hx, float), np.asarray(hy, float)
-
-    def bounds(self) -> tuple[float, float]:
-        """Extremes sampled on a 129² grid, inverted if requested."""
-        lo, hi = self.__dict__["_zmin"], self.__dict__["_zmax"]
-        return (-hi, -lo) if self.invert else (lo, hi)
-
-    @property
-    def mirror_symmetric(self) -> bool:
-        """Numerically checked mirror symmetry about x = 0 and y = 0."""
-        return self.__dict__["_symmetric"]
-
-    def describe(self) -> dict:
-        """Description with the function's name."""
-        return {**super().describe(), "name": self.name}
 
 
 TOPOGRAPHIES: dict[str, type[Topography]] = {

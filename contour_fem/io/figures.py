@@ -60,6 +60,45 @@ def shared_norm(tables: Sequence[Table], column: str, diverging: bool):
     return Normalize(vmin=lo, vmax=hi)
 
 
+def _index_triangles(u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+    """Triangles of points on a tensor grid in (u, v), or None if they are not on one.
+
+    Built in index space (the rank of each coordinate among its distinct values), where the grid
+    is uniform: a Delaunay triangulation of the physical points of a strongly graded grid joins
+    rows of very different values by slivers and draws saw teeth that are not in the field.
+    Grid cells with three of their four corners (the eighth cell's edge) give one triangle.
+    """
+    scale = max(float(np.ptp(u)), float(np.ptp(v)), 1e-300)  # merge values equal to 1e-6
+    ru, iu = np.unique(np.round(u / scale, 6), return_inverse=True)
+    rv, iv = np.unique(np.round(v / scale, 6), return_inverse=True)
+    if len(ru) < 2 or len(rv) < 2 or len(ru) * len(rv) > 4 * len(u):
+        return None
+    at = np.full((len(ru), len(rv)), -1)
+    at[iu, iv] = np.arange(len(u))
+    a, b, c, d = at[:-1, :-1], at[1:, :-1], at[1:, 1:], at[:-1, 1:]
+    ok = [a >= 0, b >= 0, c >= 0, d >= 0]
+    first = [(a, b, c, ok[0] & ok[1] & ok[2]), (a, c, d, ok[0] & ok[2] & ok[3])]
+    other = ~(ok[0] & ok[2])  # no a–c diagonal: split along b–d instead
+    second = [(a, b, d, other & ok[0] & ok[1] & ok[3]), (b, c, d, other & ok[1] & ok[2] & ok[3])]
+    tris = np.concatenate([np.stack([p[m], q[m], r[m]], 1) for p, q, r, m in first + second])
+    return tris if len(tris) >= 1.5 * len(u) else None
+
+
+def triangulation(x: np.ndarray, y: np.ndarray) -> mtri.Triangulation:
+    """A triangulation of interface nodes for contour plots.
+
+    Structured meshes put the nodes on a tensor grid in (x, y) (quarter and full cells) or in
+    (x, x − y) (the eighth cell's sheared grid); it is triangulated cell by cell. Other nodes
+    get a Delaunay triangulation.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    for u, v in ((x, y), (x, x - y)):
+        tris = _index_triangles(u, v)
+        if tris is not None:
+            return mtri.Triangulation(x, y, triangles=tris)
+    return mtri.Triangulation(x, y)
+
+
 def interface_maps(tables: Mapping[str, Table], path: Path, title: str | None = None,
                    columns: Sequence[str] = tuple(QUANTITIES)) -> Path:
     """One panel per table and quantity, one colour scale per quantity shared by all tables.
@@ -82,7 +121,7 @@ def interface_maps(tables: Mapping[str, Table], path: Path, title: str | None = 
             tab = tables[name]
             values = np.asarray(tab[column], dtype=float)
             ok = np.isfinite(values)
-            tri = mtri.Triangulation(tab["x_um"][ok], tab["y_um"][ok])
+            tri = triangulation(tab["x_um"][ok], tab["y_um"][ok])
             mappable = ax.tricontourf(tri, values[ok], levels=levels, cmap=cmap, norm=norm,
                                       extend="both")
             ax.set_aspect("equal")

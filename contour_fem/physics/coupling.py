@@ -88,8 +88,11 @@ def _max_abs(comm: MPI.Comm, values: np.ndarray) -> float:
 
 
 def solve_current_and_creep(current: CurrentProblem, creep: CreepProblem, i_geo: float,
-                            coupling: Coupling, timings: dict | None = None) -> CoupledSolution:
+                            coupling: Coupling, timings: dict | None = None,
+                            warm_start=None) -> CoupledSolution:
     """Current and creep at ``i_geo`` (A/m²); with coupling, Picard iterations of the two.
+
+    ``warm_start`` is passed to the first creep solve (:meth:`CreepProblem.solve`).
 
     Raises:
         ConvergenceError: If a solve or the Picard iteration fails.
@@ -98,7 +101,7 @@ def solve_current_and_creep(current: CurrentProblem, creep: CreepProblem, i_geo:
     t0 = time.perf_counter()
     cur = current.solve(i_geo)
     t1 = time.perf_counter()
-    crp = creep.solve(cur.interface_current, i_geo)
+    crp = creep.solve(cur.interface_current, i_geo, warm_start=warm_start)
     if timings is not None:
         timings["current"] = t1 - t0
         timings["creep"] = time.perf_counter() - t1
@@ -142,7 +145,7 @@ def solve_current_and_creep(current: CurrentProblem, creep: CreepProblem, i_geo:
 
 
 def root_find(current: CurrentProblem, creep: CreepProblem, coupling: Coupling,
-              ref: FlatReference, n: float, guess: float, rtol: float) -> float:
+              ref: FlatReference, guess: float, rtol: float) -> float:
     """Critical current (A/m²) by brentq on g(i) = max_x (i_loc − i_g(Δp)) / i.
 
     Every evaluation re-solves current and creep at the trial current i (with the coupling if
@@ -153,7 +156,6 @@ def root_find(current: CurrentProblem, creep: CreepProblem, coupling: Coupling,
         creep: The creep problem.
         coupling: Coupling settings.
         ref: Flat-interface constants of the criterion.
-        n: Creep (growth-law) exponent.
         guess: The closed-form critical current, A/m² (brackets the root).
         rtol: Relative tolerance of the root.
     """
@@ -163,7 +165,7 @@ def root_find(current: CurrentProblem, creep: CreepProblem, coupling: Coupling,
         i_geo = math.exp(log_i)
         sol = solve_current_and_creep(current, creep, i_geo, coupling)
         f, dp, _ = interface_pairs(current, sol.current, sol.creep)
-        local = f * i_geo - growth_current(dp, ref, n)
+        local = f * i_geo - growth_current(dp, ref)
         value = comm.allreduce(float(local.max(initial=-np.inf)), op=MPI.MAX) / i_geo
         log.debug("root finding: i_geo = %.6g A/m², margin %.3e", i_geo, value)
         return value

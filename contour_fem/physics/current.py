@@ -1,6 +1,7 @@
 """Current distribution in the solid electrolyte (docs/model.md §2).
 
-    −∇·(κ∇φ) = 0 in the SE,  κ ∂φ/∂z = i_geo on top,  zero flux on the side planes,
+    −∇·(κ∇φ) = 0 in the SE,  κ ∂φ/∂z = i_geo on top,  zero flux on mirror side planes
+    (quarter and eighth cells) or periodic sides (full cells),
     interface: φ = 0 (primary) or i_loc = (φ − φ_shift)/R_int (secondary, linearised BV),
 
 where φ_shift = V_Li·Δp/F is the optional pressure shift of the equilibrium potential (§4 of
@@ -25,6 +26,11 @@ from petsc4py import PETSc
 
 from contour_fem.core.errors import InputError
 from contour_fem.core.units import UM
+from contour_fem.fem.constraints import (
+    MultiPointConstraint,
+    periodic_constraints,
+    side_periodicity,
+)
 from contour_fem.fem.jit import compile_form
 from contour_fem.fem.petsc import LINEAR_PRESETS, preset, solve_linear
 from contour_fem.fem.utils import assemble_global, boundary_projection, global_argmax, owned
@@ -147,6 +153,13 @@ class CurrentProblem:
             self.bcs = [dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), self.dofs, V)]
         self.A = dolfinx.fem.petsc.assemble_matrix(self.a, bcs=self.bcs)
         self.A.assemble()
+        # Full cells: periodic sides, φ = P·φ̂ (the constant operator is reduced once).
+        periodicity = side_periodicity(cell)
+        self.periodic = (periodic_constraints(V, periodicity) if periodicity else None)
+        self.mpc = self.A_hat = None
+        if self.periodic is not None:
+            self.mpc = MultiPointConstraint(V, self.periodic, bcs=self.bcs)
+            self.A_hat = self.mpc.reduce_matrix(self.A)
         self.A_free = None
         if self.primary:  # reactions need the operator without Dirichlet rows
             self.A_free = dolfinx.fem.petsc.assemble_matrix(self.a)
@@ -176,8 +189,17 @@ class CurrentProblem:
         for bc in self.bcs:
             bc.set(b.array_w)
         phi = dolfinx.fem.Function(V, name="potential")
-        its = solve_linear(self.A, b, phi.x.petsc_vec, prefix=self.prefix, options=self.options,
-                           what="current distribution")
+        if self.mpc is None:
+            its = solve_linear(self.A, b, phi.x.petsc_vec, prefix=self.prefix,
+                               options=self.options, what="current distribution")
+        else:
+            b_hat = self.mpc.reduce_vector(b)
+            x_hat = self.mpc.create_vector()
+            its = solve_linear(self.A_hat, b_hat, x_hat, prefix=self.prefix,
+                               options=self.options, what="current distribution")
+            self.mpc.expand(x_hat, phi.x.petsc_vec)
+            b_hat.destroy()
+            x_hat.destroy()
         phi.x.scatter_forward()
 
         if self.primary:
@@ -189,7 +211,8 @@ class CurrentProblem:
             local = reaction.array_r[owned(V, self.dofs)].sum()
             total = comm.allreduce(float(local))
             i_loc, _ = boundary_projection(V, reaction, self.dofs, self.ds_if,
-                                           prefix=self.prefix + "flux_")
+                                           prefix=self.prefix + "flux_",
+                                           constraints=self.periodic)
             rhs.destroy()
             reaction.destroy()
         else:
@@ -225,9 +248,9 @@ class CurrentProblem:
 
     def destroy(self) -> None:
         """Free the PETSc matrices."""
-        self.A.destroy()
-        if self.A_free is not None:
-            self.A_free.destroy()
+        for obj in (self.A, self.A_free, self.A_hat, self.mpc):
+            if obj is not None:
+                obj.destroy()
 
 
 def solve_current(

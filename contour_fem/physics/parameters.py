@@ -113,6 +113,21 @@ class Kinetics:
 
 
 _N_DEFAULT = 6.56
+_A_DEFAULT = 7.73e-3 * MPA.factor**-_N_DEFAULT  # s⁻¹·Pa⁻ⁿ at n = 6.56
+#: Uniaxial flow stress held fixed when n changes (Pa): the middle of Masias's 0.2–0.6 MPa.
+FLOW_STRESS_REF = 0.4e6
+#: Strain rate at which Li flows at FLOW_STRESS_REF by the default law (1/s), about 1.9e-5.
+STRAIN_RATE_REF = _A_DEFAULT * FLOW_STRESS_REF**_N_DEFAULT
+
+
+def pinned_prefactor(exponent: float) -> float:
+    """A (s⁻¹·Pa⁻ⁿ) of the law with exponent n through the default law's flow point.
+
+    ε̇ = A·σⁿ then gives the strain rate STRAIN_RATE_REF at FLOW_STRESS_REF for every n: the
+    creep exponent can be varied (identification, docs/model.md §6.2) without moving the
+    measured flow stress.
+    """
+    return STRAIN_RATE_REF / FLOW_STRESS_REF**exponent
 
 
 @dataclass(frozen=True)
@@ -125,12 +140,15 @@ class Creep:
 
     exponent: float = param(_N_DEFAULT, unit=ONE, lo=1.0, hi=20.0, doc="creep exponent n",
                             source=f"{MASIAS2019} (tension, 0.2–0.6 MPa, room temperature)")
-    prefactor: float = param(
-        7.73e-3 * MPA.factor**-_N_DEFAULT, key="prefactor_per_s_MPa_n",
+    prefactor: float | None = param(
+        None, key="prefactor_per_s_MPa_n",
         unit=creep_prefactor_unit(_N_DEFAULT), si="s⁻¹·Pa⁻ⁿ", lo=0.0, strict_lo=True,
-        unit_from=lambda s: creep_prefactor_unit(s["exponent"]),
-        doc="uniaxial creep prefactor A in ε̇ = A·σⁿ",
-        source=f"least-squares refit of the creep rates tabulated by {MASIAS2019} (n fixed)")
+        nullable=True, unit_from=lambda s: creep_prefactor_unit(s["exponent"]),
+        default_doc="7.73e-3 at n = 6.56; follows n (flow stress pinned)",
+        doc="uniaxial creep prefactor A in ε̇ = A·σⁿ; by default A = ε̇_ref/σ_ref^n with "
+            "σ_ref = 0.4 MPa, ε̇_ref = 1.9e-5 /s, so the flow stress stays put when n changes",
+        source=f"least-squares refit of the creep rates tabulated by {MASIAS2019} (n fixed at "
+               "6.56); the pinned point is the middle of their 0.2–0.6 MPa range")
     molar_volume: float = param(1.30e-5, key="molar_volume_cm3_mol", unit=CM3_MOL, si="m³/mol",
                                 lo=1e-6, hi=1e-4, doc="molar volume of Li V_Li",
                                 source="6.941 g/mol / 0.534 g/cm³")
@@ -150,6 +168,8 @@ class Creep:
 
     def __post_init__(self):
         validate(self)
+        if self.prefactor is None:
+            object.__setattr__(self, "prefactor", pinned_prefactor(self.exponent))
         if not self.reference_temperature > 0:
             raise InputError(f"reference_temperature must be > 0 K, got "
                              f"{self.reference_temperature!r}")
@@ -216,6 +236,10 @@ class Criterion:
     geometry_factor: float = param(1.12, unit=ONE, lo=0.0, strict_lo=True, hi=10.0,
                                    doc="crack geometry factor Y", source="surface crack",
                                    applies=_physical, applies_doc="mode = physical")
+    growth_exponent: float | None = param(
+        None, unit=ONE, lo=0.1, hi=20.0, nullable=True, default_doc="creep exponent n",
+        doc="exponent m of the growth law i_g = i0·(1 − Δp/ΔP*)^m",
+        source="Ning et al. 2023 tie m to the creep exponent (assumed, untested)")
 
     MODES = CRITERION_MODES
 

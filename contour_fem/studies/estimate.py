@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contour_fem.case import Case
-from contour_fem.geometry.spec import cell_extent, estimate_cells, structured_axes
+from contour_fem.geometry.spec import (
+    cell_extent,
+    concrete,
+    crease_axis,
+    estimate_cells,
+    structured_axes,
+)
 
 #: (creep degree) → (creep DOFs, seconds on 1 rank) of the reference case (docs/performance.md).
 REFERENCE_TIMES = {2: (41_234, 22.0), 3: (33_179, 17.3)}
@@ -38,22 +44,32 @@ def _lattice(n_xy: int, n_z: int, k: int) -> int:
     return (k * n_xy + 1) ** 2 * (k * n_z + 1)
 
 
+def _half_lattice(n_xy: int, n_z: int, k: int) -> int:
+    """Points of the refined lattice in the triangle 0 ≤ j ≤ i ≤ k·n (the eighth cell)."""
+    m = k * n_xy + 1
+    return m * (m + 1) // 2 * (k * n_z + 1)
+
+
 def estimate(case: Case) -> Estimate:
     """The cost of ``case``."""
     topo, spec, sol = case.topography, case.cell, case.solver
     cells = estimate_cells(topo, spec)
+    spec = concrete(topo, spec)
     if spec.structured:
         (x0, x1), _, zb, zt = cell_extent(topo, spec)
-        near, _, growth = spec.sizes(topo.period)
-        layer = spec.first_layer if spec.first_layer is not None else near
-        xs, zs = structured_axes(topo, spec.domain == "quarter", (x0, x1), zb, zt, near, layer,
-                                 growth)
+        near, _, growth = spec.sizes(topo)
+        crease = spec.crease_size_for(topo)
+        xs, zs = structured_axes(topo, spec.domain != "full", (x0, x1), zb, zt, near,
+                                 spec.layer(topo), growth, crease=crease)
+        if topo.diagonal_kinks and spec.domain != "full":
+            xs = crease_axis(topo, near, crease)
         nxy = len(xs) - 1
         below = int((zs < 0).sum())
         above = len(zs) - 1 - below
-        current = _lattice(nxy, above, sol.current_degree)
         k = sol.creep_degree
-        creep = 3 * _lattice(nxy, below, k) + _lattice(nxy, below, k - 1)
+        lattice = _half_lattice if spec.domain == "eighth" else _lattice
+        current = lattice(nxy, above, sol.current_degree)
+        creep = 3 * lattice(nxy, below, k) + lattice(nxy, below, k - 1)
         exact = True
     else:  # Pk nodes per tetrahedron of a Delaunay mesh, roughly (vertices ≈ cells / 5.5)
         per_cell = {1: 1 / 5.5, 2: 1.35, 3: 4.5}

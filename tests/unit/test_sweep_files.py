@@ -33,7 +33,7 @@ def test_paper_sweep_files_expand_to_valid_cases():
     for sweep in sweeps.values():
         for case in sweep.cases:
             assert case.error is None, (case.name, case.error)
-            assert case.config["mesh"]["resolution"] == "medium"  # defaults, no override
+            assert case.config["mesh"]["resolution"] == "standard"  # defaults, no override
             config.build_case(case.config)
 
     def geo(name):
@@ -78,7 +78,7 @@ def test_creep_study_sweep_files_expand_to_valid_cases():
             assert [round(c.topography.period / c.cell.interface_size) for c in picked
                     ] == fractions
     assert all(c.far_size == pytest.approx(6 * c.interface_size) for c in cells)
-    assert len({c.sizes(150e-6)[2] for c in cells}) == 1
+    assert len({c.cell.sizes(c.topography)[2] for c in study}) == 1
     # The lean check: P3/P2 on the lean preset and on the study's S/20 mesh, two heights.
     lean = built["creep_lean"]
     assert {c.solver.creep_degree for c in lean} == {3}

@@ -33,20 +33,24 @@ def newtonian(viscosity: float, **kw) -> Creep:
 
 @pytest.fixture(scope="module")
 def flat_mesh():
-    return create_cell_mesh(MPI.COMM_SELF, Flat(period=S), CellSpec(resolution="medium"))
+    # Quarter cells: the half-space data cos(Kx) are not symmetric about x = y.
+    return create_cell_mesh(MPI.COMM_SELF, Flat(period=S), CellSpec(resolution="medium",
+                                                                    domain="quarter"))
 
 
 @pytest.fixture(scope="module")
 def eggbox_case():
+    # The quarter cell: the iterative solver, compared below, takes no diagonal constraint.
     cm = create_cell_mesh(MPI.COMM_SELF, EggBox(height=25 * UM, period=S),
-                          CellSpec(resolution="coarse"))
+                          CellSpec(resolution="coarse", domain="quarter"))
     cur = solve_current(cm, Electrolyte(), Kinetics(), I_REF)
     return cm, cur
 
 
 @pytest.fixture(scope="module")
 def flat_coarse_mesh():
-    return create_cell_mesh(MPI.COMM_SELF, Flat(period=S), CellSpec(resolution="coarse"))
+    return create_cell_mesh(MPI.COMM_SELF, Flat(period=S), CellSpec(resolution="coarse",
+                                                                    domain="quarter"))
 
 # Amplitude and rms error of the half-space stress: P2/P1 at the medium preset within 1 % (0.7 %
 # and 0.65 % measured; both halve with each refinement; nodal values of the projected stress
@@ -55,8 +59,6 @@ def flat_coarse_mesh():
 
 @pytest.mark.parametrize(("degree", "mesh", "tol"), [(2, "flat_mesh", 0.01),
                                                      (3, "flat_coarse_mesh", 0.003)])
-
-
 def test_newtonian_half_space_formula(degree, mesh, tol, request):
     # docs/model.md §8: plating v̄ + v1·cos(Kx) on a flat interface, no slip: excess normal stress
     # 2·η·K·v1·cos(Kx) (half-space; the Li here is S deep, e^(−K·S) ≈ 2e-3).
@@ -129,8 +131,6 @@ def _mms_errors(n_cells: int, n_exp: float, degree: int = 2):
 @pytest.mark.parametrize(("n_exp", "degree", "sizes"), [(1.0, 2, (3, 6, 12)),
                                                        (3.0, 2, (3, 6, 12)),
                                                        (1.0, 3, (2, 4, 8))])
-
-
 def test_manufactured_power_law_converges_at_taylor_hood_rates(n_exp, degree, sizes):
     errors = [_mms_errors(n, n_exp, degree) for n in sizes]
     for k in (0, 1):  # velocity H1 semi-norm and pressure L2: both O(h^k) for Pk/Pk−1
@@ -236,8 +236,6 @@ def test_flat_interface_has_no_excess_pressure(flat_mesh):
     Pyramid(height=25 * UM, period=S),
     Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4),
 ], ids=lambda t: t.kind)
-
-
 @pytest.mark.parametrize("slip", ["no-slip", "free-slip"])
 def test_newton_converges_for_steep_and_sharp_samples(topo, slip):
     cm = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse"))
@@ -245,4 +243,52 @@ def test_newton_converges_for_steep_and_sharp_samples(topo, slip):
     res = CreepProblem(cm, Creep.from_mpa(7.73e-3, 8.0, slip=slip), Operating()).solve(
         cur.interface_current, I_REF)
     assert res.dp_max > 0 > res.dp_min
-    assert all(step["converged"] for step in res.history)
+    # At sharp creases (free slip, n = 8) the continuation may halve a few steps, no more.
+    assert res.history[-1]["converged"] and res.history[-1]["n"] == 8.0
+    assert sum(not step["converged"] for step in res.history) <= 3
+
+
+def _scaled_eggbox(lam: float):
+    """The egg-box H30S150 with every length and R_int × λ (the Wagner number is kept)."""
+    from contour_fem.case import Case, SolverSettings, run_case
+    from contour_fem.geometry import CellSpec
+
+    case = Case(topography=EggBox(height=30 * UM * lam, period=S * lam),
+                cell=CellSpec(resolution="coarse"),
+                kinetics=Kinetics(interfacial_resistance=1e-3 * lam),
+                solver=SolverSettings(creep_degree=2, primary_reference=False))
+    return run_case(case, MPI.COMM_SELF)
+
+
+@pytest.fixture(scope="module")
+def unscaled():
+    return _scaled_eggbox(1.0)
+
+
+@pytest.mark.parametrize("scale_um", [0.5, 1.0, 1500.0])
+def test_scaling_s_and_r_int_together_is_exact(unscaled, scale_um):
+    # Lengths × λ with R_int × λ keeps the Wagner number: the current distribution is the same
+    # and every stress scales as λ^(−1/n) (docs/model.md §3). The stopping rule and the
+    # regularisation are relative to the problem's own scales, so no size is special.
+    ref, res = unscaled, _scaled_eggbox(scale_um / 150.0)
+    n = Creep().exponent
+    assert res.current.f_max == pytest.approx(ref.current.f_max, rel=1e-9)
+    exact = ref.creep.dp_max * (scale_um / 150.0) ** (-1.0 / n)
+    assert res.creep.dp_max == pytest.approx(exact, rel=1e-4)
+    assert all(step["iterations"] >= 1 for step in res.creep.history)  # never at the guess
+
+
+def test_small_amplitudes_do_not_depend_on_the_regularisation():
+    # ε̂₀ is relative to the flow's own RMS strain rate: at H = 0.01 µm the shear is slow, and a
+    # regularisation relative to U/S would cap the viscosity almost everywhere (Δp_max then
+    # changed 30-fold between ε̂₀ = 1e-2 and 1e-4).
+    from contour_fem.case import Case, SolverSettings, run_case
+    from contour_fem.geometry import CellSpec
+
+    dp = {}
+    for reg in (1e-2, 1e-3):
+        case = Case(topography=EggBox(height=0.01 * UM, period=S),
+                    cell=CellSpec(resolution="coarse"), solver=SolverSettings(regularisation=reg))
+        dp[reg] = run_case(case, MPI.COMM_SELF).creep.dp_max
+    # A tenfold larger ε̂₀ moves Δp_max by 2e-3 (P3/P2): well inside the 1 % the defaults state.
+    assert dp[1e-3] == pytest.approx(dp[1e-2], rel=5e-3)

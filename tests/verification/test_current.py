@@ -76,8 +76,6 @@ def test_flat_interface_is_uniform():
 
 @pytest.mark.parametrize("degree, sizes, expected", [(2, (6, 12, 24), 4.0),
                                                      (1, (12, 24, 48), 2.0)])
-
-
 def test_observed_order_of_a_smooth_functional(degree, sizes, expected):
     # The mean potential at the top (the cell's interfacial + bulk resistance) is a smooth
     # linear functional: it converges at twice the element order under uniform refinement.

@@ -27,8 +27,6 @@ def mean_height(topo, quarter=True, points=1024):
     Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4),
     Flat(period=S),
 ], ids=lambda t: t.kind)
-
-
 def test_faceted_area_is_exact(topo):
     # Kinks lie on mesh edges, so flat facets are represented exactly.
     cm = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse"))
@@ -49,8 +47,6 @@ def test_curved_eggbox_area_to_1e5(ratio):
 
 @pytest.mark.parametrize("topo", [EggBox(height=25 * UM, period=S),
                                   Pyramid(height=25 * UM, period=S)], ids=lambda t: t.kind)
-
-
 def test_volumes_match_their_integrals(topo):
     cm = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse"))
     area = cm.projected_area
@@ -62,7 +58,8 @@ def test_volumes_match_their_integrals(topo):
 @pytest.mark.parametrize("structured", [True, False])
 def test_quarter_and_full_cells_agree(structured):
     topo = Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4)
-    q = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse", structured=structured))
+    q = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse", domain="quarter",
+                                                       structured=structured))
     f = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse", domain="full",
                                                        structured=structured))
     assert f.projected_area == pytest.approx(4 * q.projected_area)
@@ -90,15 +87,15 @@ def test_full_cell_side_faces_match_periodically(structured):
     Pyramid(height=25 * UM, period=S),
     Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4, corner_radius=2 * UM),
 ], ids=lambda t: t.kind)
-
-
 @pytest.mark.parametrize("structured", [True, False])
 def test_no_inverted_cells(topo, structured):
     cm = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse",
                                                         structured=structured))
     assert cm.min_jacobian() > 0
     tags = set(np.unique(cm.facet_tags.values))
-    assert tags == {10, 11, 12, 13, 14, 15, 16}
+    # The eighth cell (auto, structured) has the diagonal (17) for the faces x = 0 and y = S/2.
+    assert tags == ({10, 11, 12, 14, 15, 17} if cm.spec.domain == "eighth"
+                    else {10, 11, 12, 13, 14, 15, 16})
 
 
 def test_input_errors_are_raised_before_gmsh():
@@ -106,7 +103,7 @@ def test_input_errors_are_raised_before_gmsh():
 
     asym = HeightFunction(lambda x, y: 5 * UM * np.sin(2 * np.pi * x / S), period=S)
     with pytest.raises(InputError, match="quarter"):
-        create_cell_mesh(MPI.COMM_SELF, asym, CellSpec())
+        create_cell_mesh(MPI.COMM_SELF, asym, CellSpec(domain="quarter"))
 
 
 @pytest.mark.parametrize("nparts", [2, 3, 5])
@@ -117,3 +114,19 @@ def test_coordinate_bisection_gives_equal_compact_parts(nparts):
     assert sizes.max() - sizes.min() <= 1
     if nparts == 2:  # one cut across the longest (z) extent
         assert pts[dest == 0, 2].max() <= pts[dest == 1, 2].min()
+
+
+@pytest.mark.parametrize("topo", [
+    EggBox(height=25 * UM, period=S),
+    Pyramid(height=25 * UM, period=S, corner_radius=2 * UM),
+    Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4, corner_radius=2 * UM),
+], ids=lambda t: t.kind)
+def test_the_eighth_cell_is_half_of_the_quarter_cell(topo):
+    # Symmetric about x = y, the quarter cell's mesh is the eighth cell's and its mirror image.
+    e = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse", domain="eighth"))
+    q = create_cell_mesh(MPI.COMM_SELF, topo, CellSpec(resolution="coarse", domain="quarter"))
+    assert 2 * e.counts()["cells"] == q.counts()["cells"]
+    assert 2 * e.projected_area == pytest.approx(q.projected_area, rel=1e-14)
+    assert 2 * e.interface_area() == pytest.approx(q.interface_area(), rel=1e-12)
+    assert 2 * e.volume("lithium") == pytest.approx(q.volume("lithium"), rel=1e-12)
+    assert e.min_jacobian() > 0

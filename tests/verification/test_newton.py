@@ -74,3 +74,26 @@ def test_energy_line_search_finds_the_same_minimiser():
     assert with_e.energy() < e_start
     with_e.destroy()
     without.destroy()
+
+
+def test_the_stopping_rule_is_free_of_scales():
+    # The same problem with data 1e-15 times smaller: an absolute tolerance would accept the
+    # zero initial guess; the relative rule iterates to the same relative accuracy.
+    reports = {}
+    for scale in (1.0, 1e-15):
+        msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+        V = dolfinx.fem.functionspace(msh, ("Lagrange", 2))
+        u, v = dolfinx.fem.Function(V), ufl.TestFunction(V)
+        F = ((1 + (u / scale) ** 2) * ufl.inner(ufl.grad(u), ufl.grad(v)) - 10.0 * scale * v) \
+            * ufl.dx
+        msh.topology.create_connectivity(1, 2)
+        facets = dolfinx.mesh.exterior_facet_indices(msh.topology)
+        bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+        solver = NewtonSolver(F, u, [bc], prefix=f"nl_scale{len(reports)}_",
+                              options=SADDLE_POINT_PRESETS["mumps"])
+        rep = solver.solve()
+        reports[scale] = (rep, MPI.COMM_WORLD.allreduce(np.abs(u.x.array).max(), op=MPI.MAX))
+        solver.destroy()
+    (big, umax), (small, umin) = reports[1.0], reports[1e-15]
+    assert small.converged and small.iterations == big.iterations >= 3
+    assert umin == pytest.approx(1e-15 * umax, rel=1e-9)

@@ -37,8 +37,6 @@ def write_toml(path: Path, text: str) -> Path:
      "[solver]\ncreep_degree = 4\n", "solver.creep_degree"),
     ("[geometry\ntopography = 'eggbox'\n", "malformed TOML"),
 ])
-
-
 @pytest.mark.parametrize("command", ["solve", "mesh"])
 def test_config_errors_give_one_line_and_write_nothing(tmp_path, capsys, snippet, key, command):
     cfg = write_toml(tmp_path / "bad.toml", snippet)
@@ -87,3 +85,34 @@ def test_cli_solve_writes_result_run_and_fields(tmp_path):
     assert result["converged"] and result["ranks"] == 1
     assert run["config"]["geometry"]["height_um"] == 25 and "versions" in run
     assert (out / "current.bp").is_dir() and (out / "creep.bp").is_dir()
+
+
+def test_cli_solves_a_height_map_and_a_random_surface(tmp_path):
+    # A measured patch (the quarter of an egg-box, mirrored: the quarter cell) and a random
+    # periodic surface (the full periodic cell), each through `solve` with its provenance.
+    import math
+
+    import numpy as np
+
+    n, s = 17, 150.0
+    x = np.linspace(0.0, s / 2, n)
+    gx, gy = np.meshgrid(x, x)
+    np.savetxt(tmp_path / "patch.csv",
+               12.5 * np.cos(2 * math.pi * gx / s) * np.cos(2 * math.pi * gy / s), delimiter=",")
+    (tmp_path / "patch.toml").write_text(
+        "[geometry]\ntopography = 'heightmap'\nfile = 'patch.csv'\npixel_um = 4.6875\n"
+        "periodic = false\n[mesh]\nresolution = 'coarse'\n[solver]\ncreep_degree = 2\n"
+        "[output]\nfields = false\n")
+    (tmp_path / "rough.toml").write_text(
+        "[geometry]\ntopography = 'random'\nseparation_um = 60\nrms_height_um = 0.5\n"
+        "correlation_length_um = 20\nseed = 7\n[mesh]\nresolution = 'coarse'\n"
+        "interface_size_um = 7.5\n[solver]\ncreep_degree = 2\n[output]\nfields = false\n")
+    # The egg-box patch equals its transpose: its eighth cell is exact.
+    for name, domain in (("patch", "eighth"), ("rough", "full")):
+        out = tmp_path / f"out-{name}"
+        assert main(["solve", str(tmp_path / f"{name}.toml"), "--out", str(out), "-q"]) == 0
+        result = json.loads((out / "result.json").read_text())
+        run = json.loads((out / "run.json").read_text())
+        assert result["converged"] and math.isfinite(result["max_excess_pressure_MPa"])
+        assert run["mesh"]["domain"] == domain, run["mesh"]
+        assert len(run["mesh"]["sha256"]) == 64  # the surface, recorded by its hash

@@ -125,6 +125,43 @@ def test_bad_case_files(workdir, capsys, verb, what):
     run_bad([verb, str(cfg), "--out", str(workdir / "out")], workdir, capsys, names)
 
 
+MAP = "[geometry]\ntopography = 'heightmap'\nfile = 'map.csv'\npixel_um = {pixel}\n"
+GRID = "\n".join(",".join(f"{(i * j) % 5:g}" for i in range(8)) for j in range(8)) + "\n"
+RANDOM = ("[geometry]\ntopography = 'random'\nseparation_um = 100\nrms_height_um = 1\n"
+          "correlation_length_um = {lam}\n")
+
+# (case text, map file content or None, what the message must name)
+BAD_SURFACES = {
+    "nan in the map": (MAP.format(pixel=2), GRID.replace("1,", "nan,", 1), "map.csv"),
+    "infinite height": (MAP.format(pixel=2), GRID.replace("1,", "inf,", 1), "map.csv"),
+    "map of 2 x 2": (MAP.format(pixel=2), "1,2\n3,4\n", "map.csv"),
+    "ragged map": (MAP.format(pixel=2), GRID + "1,2\n", "map.csv"),
+    "not square": (MAP.format(pixel=2), "\n".join(["1,2,3,4,5"] * 4) + "\n", "map.csv"),
+    "text in the map": (MAP.format(pixel=2), GRID.replace("1,", "x,", 1), "map.csv"),
+    "missing map": (MAP.format(pixel=2), None, "map.csv"),
+    "nan pixel": (MAP.format(pixel="nan"), GRID, "geometry.pixel_um"),
+    "negative pixel": (MAP.format(pixel=-1), GRID, "geometry.pixel_um"),
+    "heights far taller than the map": (MAP.format(pixel=1e-3), GRID.replace("1,", "9e9,", 1),
+                                        "height"),
+    "no file key": ("[geometry]\ntopography = 'heightmap'\npixel_um = 2\n", None,
+                    "geometry.file"),
+    "correlation longer than the cell": (RANDOM.format(lam=150), None, "correlation_length"),
+    "unknown spectrum": (RANDOM.format(lam=20) + "spectrum = 'pink'\n", None,
+                         "geometry.spectrum"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(BAD_SURFACES))
+def test_bad_measured_and_random_surfaces(workdir, capsys, what):
+    text, content, names = BAD_SURFACES[what]
+    if content is not None:
+        (workdir / "map.csv").write_text(content)
+    cfg = workdir / "bad.toml"
+    cfg.write_text(text)
+    for verb in VERBS:
+        run_bad([verb, str(cfg)], workdir, capsys, names)
+
+
 def _unreadable(workdir: Path) -> Path:
     path = workdir / "locked.toml"
     path.write_text(GOOD)
@@ -275,7 +312,7 @@ def test_bad_sweep_files(workdir, capsys, what):
     (["sweep", "ok.toml", "--task-index", "2", "--task-count", "2"], "--task-index"),
     (["sweep", "ok.toml", "--out", "notes.txt"], "is a file"),
     (["sweep", "ok.toml", "--out", "data"], "did not write"),
-    (["benchmark", "nobody2099"], "benchmark"),
+    (["benchmark", "nobody2099"], "experiment"),
     (["benchmark", "zhang2024", "--out", "notes.txt"], "is a file"),
     (["solve", "ok.toml", "--set", "mesh.resolution"], "--set"),
     (["solve", "ok.toml", "--set", "mesh.bogus=1"], "mesh.bogus"),

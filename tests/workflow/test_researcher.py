@@ -40,8 +40,10 @@ def test_results_come_back_as_objects_in_the_units_of_the_files(solved):
     table = case.interface
     assert set(table) == {"x_um", "y_um", "z_um", "current_ratio", "excess_pressure_MPa",
                           "critical_current_ratio_to_flat"}
-    assert np.nanmax(table["excess_pressure_MPa"]) == pytest.approx(
-        case.result["max_excess_pressure_MPa"], rel=1e-6)
+    # The table samples the current's (P2) nodes; Δp_max is over the creep space's (P3) nodes,
+    # which include the P2 ones: the table's maximum is at most Δp_max, and close to it.
+    dp_max = case.result["max_excess_pressure_MPa"]
+    assert dp_max * (1 - 2e-3) < np.nanmax(table["excess_pressure_MPa"]) <= dp_max * (1 + 1e-12)
     assert table["x_um"].max() == pytest.approx(75.0)  # the quarter cell, in µm
     assert {"current.bp", "creep.bp", "interface.bp", "mesh.vtu"} <= set(case.fields)
 
@@ -55,7 +57,10 @@ def test_meshio_reads_the_meshes_with_named_tags(solved):
     faces = meshio.read(solved / "boundaries.vtu")
     tags = json.loads((solved / "run.json").read_text())["mesh"]["tags"]
     boundaries = {t for name, t in tags.items() if name not in ("electrolyte", "lithium")}
-    assert set(np.unique(faces.cell_data["boundary"][0])) == boundaries
+    found = set(np.unique(faces.cell_data["boundary"][0]))
+    # The default (auto) cell of a symmetric egg-box is the eighth cell: its diagonal face (17)
+    # stands for the faces x = 0 and y = S/2.
+    assert found == boundaries - {tags["side_x0"], tags["side_y1"]}
     # P2 cells in VTK's node order: node 4 is (up to curvature) the midpoint of the edge 0–1.
     p, cells = mesh.points, mesh.cells[0].data
     mid = 0.5 * (p[cells[:, 0]] + p[cells[:, 1]])
@@ -69,8 +74,8 @@ def test_adios2_reads_the_fields_with_units_in_their_names(solved):
         names = set(reader.available_variables())
         dp = reader.read("excess_pressure_MPa")
     assert {"current_ratio", "current_density_mA_cm2", "critical_current_ratio_to_flat"} <= names
-    assert dp.max() == pytest.approx(load_result(solved).result["max_excess_pressure_MPa"],
-                                     rel=1e-6)
+    dp_max = load_result(solved).result["max_excess_pressure_MPa"]
+    assert dp_max * (1 - 2e-3) < dp.max() <= dp_max * (1 + 1e-12)  # P2 nodes of a P3 field
     with adios2.FileReader(str(solved / "creep.bp")) as reader:
         assert {"velocity_um_h", "pressure_MPa"} <= set(reader.available_variables())
         # The mean plating speed is i·V_Li/F = 4.85 µm/h at 1 mA/cm².
@@ -122,7 +127,8 @@ def test_the_parameter_page_in_the_docs_is_current():
 
 def test_check_prints_the_resolved_case_and_its_cost(capsys):
     assert main(["check", str(ROOT / "geometries" / "eggbox_H25S150.toml"),
-                 "--resolution", "lean", "--set", "solver.creep_degree=3"]) == 0
+                 "--resolution", "lean", "--set", "solver.creep_degree=3",
+                 "--set", "mesh.domain=quarter"]) == 0
     out = capsys.readouterr().out
     assert '"resolution": "lean"' in out
     assert "33,179 creep DOFs" in out  # exact for structured meshes

@@ -36,6 +36,7 @@ from petsc4py import PETSc
 
 from contour_fem.core.errors import ConvergenceError, InputError
 from contour_fem.core.units import FARADAY
+from contour_fem.fem.jit import compile_form
 from contour_fem.fem.newton import NewtonSolver
 from contour_fem.fem.petsc import SADDLE_POINT_PRESETS, preset
 from contour_fem.fem.utils import all_cells, assemble_global, dof_pairs
@@ -64,7 +65,10 @@ class CreepProblem:
         creep: Creep law and boundary options.
         operating: Temperature, reference current (sets the velocity scale).
         quadrature_degree: Quadrature degree of the viscous term (default 2 × ``degree``).
-        regularisation: ε̂₀, relative to the flow's strain-rate scale U/S.
+        regularisation: ε̂₀ relative to the flow's own strain rates: the RMS effective strain
+            rate of the Newtonian (n = 1) solution, which does not depend on ε̂₀. Relative to
+            the flow, not to U/S, so that surfaces of small amplitude (slow shearing) are
+            regularised as little as steep ones.
         solver: Name of a preset in :data:`contour_fem.fem.petsc.SADDLE_POINT_PRESETS`.
         prefix: PETSc options prefix of this problem.
         rtol: Relative residual tolerance of Newton.
@@ -122,7 +126,11 @@ class CreepProblem:
         self.w = dolfinx.fem.Function(W)
 
         self.n_exp = dolfinx.fem.Constant(msh, PETSc.ScalarType(1.0))
+        self.regularisation = regularisation
         self.eps0 = dolfinx.fem.Constant(msh, PETSc.ScalarType(regularisation))
+        self._rate2 = compile_form(law.scaled_strain_rate2(ufl.split(self.w)[0], self.length)
+                                   * ufl.dx)
+        self.li_volume = assemble_global(1.0 * ufl.dx(domain=msh), self.comm)
         self.normal = dolfinx.fem.Function(self.V, name="normal")
         self.normal.interpolate(lambda x: self.topo.normal(x[0], x[1]).T)
         self.plating = dolfinx.fem.Function(self.S2, name="plating_ratio")  # i_loc / i_geo
@@ -150,11 +158,24 @@ class CreepProblem:
         du, _ = ufl.split(dw)
         v, _ = ufl.TestFunctions(W)
         J = self.viscous_tangent(du, v) + ufl.derivative(F_rest, self.w, dw)
-        (x0, _), (y0, _) = cell.x_range, cell.y_range
+        (x0, x1), (y0, y1) = cell.x_range, cell.y_range
+        eighth, periodic = cell.spec.domain == "eighth", cell.spec.domain == "full"
+        if (eighth or periodic) and solver == "fieldsplit":
+            raise InputError("the iterative creep solver takes no multi-point constraints (the "
+                             "eighth cell's diagonal, periodic sides): use solver.creep = mumps, "
+                             "or mesh.domain = quarter for a mirror-symmetric surface")
+        pin = (x0, y0, cell.z_bottom)
+        if periodic:  # a corner is a periodic slave: pin an interior bottom node instead
+            pin = boundary.centre_pin(self.Q, sub, (0.5 * (x0 + x1), 0.5 * (y0 + y1)))
         self.bcs, self.pin_q = boundary.boundary_conditions(
             W, self.V, self.Q, self.S2, sub, slip=creep.slip, bottom=creep.bottom,
-            interface_velocity=self.g, plate_velocity=self.plate,
-            pin_point=(x0, y0, cell.z_bottom), tolerance=1e-9 * self.length)
+            interface_velocity=self.g, plate_velocity=self.plate, pin_point=pin,
+            tolerance=1e-9 * self.length, diagonal=eighth, periodic=periodic)
+        self.constraint = None
+        if eighth:
+            self.constraint = boundary.diagonal_constraint(W, self.V, sub, self.bcs)
+        elif periodic:
+            self.constraint = boundary.periodic_constraint(W, cell, self.bcs)
         #: Whether the line search may accept steps on Ψ̂: only with no slip (Nitsche's form is
         #: no gradient) and primal–dual Newton (standard Newton then wanders: H75S150, n = 8,
         #: coarse: 38 steps instead of 19).
@@ -162,9 +183,11 @@ class CreepProblem:
         self.energy = law.dissipation_density(u, self.n_exp, self.eps0, self.length) * self.dx
         options = preset(SADDLE_POINT_PRESETS, solver)
         self.newton = NewtonSolver(F_visc + F_rest, self.w, self.bcs, prefix=prefix,
-                                   options=options, jacobian=J, on_jacobian=self._update_pc,
+                                   options=options, jacobian=J,
+                                   on_jacobian=self._update_pc if solver == "fieldsplit" else None,
                                    rtol=rtol, max_it=max_it, lag_factorization=True,
-                                   energy=self.energy if self.energy_line_search else None)
+                                   energy=self.energy if self.energy_line_search else None,
+                                   constraint=self.constraint)
         self._warm = False  # True once a solution at the target exponent exists
         self.pc = (creep_preconditioner(self, prefix, options) if solver == "fieldsplit"
                    else None)
@@ -215,8 +238,9 @@ class CreepProblem:
     def destroy(self) -> None:
         """Free the PETSc solver objects (they hold callbacks into this object)."""
         self.newton.destroy()
-        if self.pc is not None:
-            self.pc.destroy()
+        for obj in (self.pc, self.constraint):
+            if obj is not None:
+                obj.destroy()
 
     # -- solve -------------------------------------------------------------------------------
     def set_plating(self, plating: PlatingInput, geometric_current: float) -> None:
@@ -236,7 +260,8 @@ class CreepProblem:
 
     def solve(self, plating: PlatingInput, geometric_current: float,
               continuation: list[float] | None = None,
-              initial_guess: CreepProblem | None = None) -> stress.CreepResult:
+              initial_guess: CreepProblem | None = None,
+              warm_start: np.ndarray | None = None) -> stress.CreepResult:
         """Solve the creep flow for the plating current ``plating`` (A/m²).
 
         Args:
@@ -246,6 +271,11 @@ class CreepProblem:
                 the Newtonian solution to the target, halving the step on failure).
             initial_guess: A solved problem on another (coarser) mesh of the same cell: Newton
                 starts from its solution (mesh sequencing), falling back to continuation.
+            warm_start: :attr:`CreepResult.state` of a solve on this same mesh with the same
+                exponent, slip and element (another current or R_int): after the Newtonian
+                solve, which sets the regularisation as in a cold start, Newton at the target
+                exponent starts from it instead of from the Newtonian solution, falling back
+                to that on failure. The result is the cold start's to the Newton tolerance.
 
         Raises:
             ConvergenceError: With the iteration history if Newton fails at the smallest step.
@@ -268,52 +298,23 @@ class CreepProblem:
             plate_speed = flux / self.bottom_area  # scaled, negative = downward
             self.plate.x.array[2::3] = plate_speed
             self.plate.x.scatter_forward()
-        history = self._continue(continuation, initial_guess)
+        history = _continue(self, continuation, initial_guess, warm_start)
         return stress.recover(self, geometric_current, plate_speed, history,
                               time.perf_counter() - t0)
 
-    def _continue(self, continuation: list[float] | None,
-                  initial_guess: CreepProblem | None) -> list[dict]:
-        """Newton from a warm start, or continuation in n from the Newtonian solution."""
-        steps = [*(continuation or []), self.n_target]
-        history: list[dict] = []
-        pending = []
-        if initial_guess is not None and initial_guess._warm:
-            _interpolate_solution(self, initial_guess)
-            self._warm = True
-        if self._warm:
-            # Warm start from the last solution (coupling and root-finding re-solves).
-            backup = self.w.x.array.copy()
-            try:
-                self._solve_at(self.n_target, history, reuse=True)
-            except ConvergenceError:
-                self.w.x.array[:] = backup
-                self._warm = False
-        if not self._warm:
-            self.w.x.array[:] = 0.0
-            self._solve_at(1.0, history)
-            pending = [s for s in steps if s > 1.0]
-        current_n = 1.0
-        failures = 0
-        while pending:
-            target = pending[0]
-            backup = self.w.x.array.copy()
-            try:
-                self._solve_at(target, history)
-            except ConvergenceError:
-                self.w.x.array[:] = backup
-                failures += 1
-                if failures > MAX_HALVINGS:
-                    raise ConvergenceError(
-                        f"creep Newton failed at n = {target:.3g} after {failures - 1} halvings "
-                        f"of the continuation step (last step {target - current_n:.2g})",
-                        history=history) from None
-                pending.insert(0, 0.5 * (current_n + target))
-                continue
-            current_n = target
-            pending.pop(0)
-        self._warm = True
-        return history
+    def set_reference(self) -> None:
+        """The Newton reference residual: ‖F‖ at rest with the data imposed (a cold start)."""
+        self.w.x.array[:] = 0.0
+        self.newton.reference = self.newton.initial_residual()
+
+    def flow_rate(self) -> float:
+        """RMS effective strain rate of the current iterate, in units of U/S (global).
+
+        A flow without shear (a flat interface: the Li moves as a rigid body) returns 1.
+        """
+        local = dolfinx.fem.assemble_scalar(self._rate2)
+        rms = (self.comm.allreduce(local) / self.li_volume) ** 0.5
+        return rms if rms > 1e-9 else 1.0
 
     def _solve_at(self, n: float, history: list[dict], reuse: bool = False) -> None:
         self.n_exp.value = n
@@ -346,6 +347,64 @@ class CreepProblem:
         u.x.array[:] = self.w.x.array[self.v_map]
         p.x.array[:] = self.w.x.array[self.p_map]
         return u, p
+
+
+def _continue(problem: CreepProblem, continuation: list[float] | None,
+              initial_guess: CreepProblem | None,
+              warm_start: np.ndarray | None = None) -> list[dict]:
+    """Newton from a warm start, or continuation in n from the Newtonian solution."""
+    steps = [*(continuation or []), problem.n_target]
+    history: list[dict] = []
+    pending = []
+    if initial_guess is not None and initial_guess._warm:
+        problem.set_reference()
+        _interpolate_solution(problem, initial_guess)
+        problem.eps0.value = initial_guess.eps0.value  # the same flow: the same regularisation
+        problem._warm = True
+    if problem._warm:
+        # Warm start from the last solution (coupling and root-finding re-solves).
+        backup = problem.w.x.array.copy()
+        try:
+            problem._solve_at(problem.n_target, history, reuse=True)
+        except ConvergenceError:
+            problem.w.x.array[:] = backup
+            problem._warm = False
+    if not problem._warm:
+        problem.w.x.array[:] = 0.0
+        problem.newton.reset_reference()  # the cold start's residual is the data's scale
+        problem._solve_at(1.0, history)  # Newtonian: independent of ε̂₀
+        problem.eps0.value = problem.regularisation * problem.flow_rate()
+        pending = [s for s in steps if s > 1.0]
+        if warm_start is not None and pending and warm_start.shape == problem.w.x.array.shape:
+            newtonian = problem.w.x.array.copy()
+            problem.w.x.array[:] = warm_start
+            try:
+                problem._solve_at(problem.n_target, history)
+                history[-1]["warm_start"] = True
+                pending = []
+            except ConvergenceError:
+                problem.w.x.array[:] = newtonian
+    current_n = 1.0
+    failures = 0
+    while pending:
+        target = pending[0]
+        backup = problem.w.x.array.copy()
+        try:
+            problem._solve_at(target, history)
+        except ConvergenceError:
+            problem.w.x.array[:] = backup
+            failures += 1
+            if failures > MAX_HALVINGS:
+                raise ConvergenceError(
+                    f"creep Newton failed at n = {target:.3g} after {failures - 1} halvings "
+                    f"of the continuation step (last step {target - current_n:.2g})",
+                    history=history) from None
+            pending.insert(0, 0.5 * (current_n + target))
+            continue
+        current_n = target
+        pending.pop(0)
+    problem._warm = True
+    return history
 
 
 def _interpolate_solution(problem: CreepProblem, other: CreepProblem) -> None:

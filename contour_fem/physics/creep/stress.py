@@ -37,6 +37,8 @@ class CreepResult:
         dp_max: Maximum of Δp, Pa, and ``dp_max_location`` where it is reached, m.
         newton_iterations: Newton iterations summed over the continuation steps.
         history: One entry per continuation step (n, iterations, residual norms).
+        state: The scaled solution vector (local dofs, ghosts included): a warm start for a
+            case on the same mesh object that differs only in its data (sweeps).
 
     """
 
@@ -54,6 +56,7 @@ class CreepResult:
     history: list[dict]
     wall_time_s: float
     extra: dict = field(default_factory=dict)
+    state: np.ndarray | None = field(default=None, repr=False)
 
     def summary(self) -> dict:
         """Scalars only, JSON-friendly (user units in the key names)."""
@@ -168,4 +171,5 @@ def recover(problem, i_geo: float, plate_speed: float, history: list[dict],
         linear_iterations=sum(h["linear_iterations"] for h in history),
         history=history,
         wall_time_s=elapsed,
+        state=problem.w.x.array.copy(),
     )

@@ -116,6 +116,13 @@ class _MeshCache:
         self._meshes.clear()
 
 
+def _creep_key(mesh_key: str, cfg: dict) -> tuple:
+    """What a creep state carries over between cases: the mesh and the creep problem's form."""
+    creep, sol = cfg["creep"], cfg["solver"]
+    return (mesh_key, creep["exponent"], creep["slip"], creep["bottom"], sol["creep_degree"],
+            sol["quadrature_degree"], sol["creep"], sol["newton"], sol["regularisation"])
+
+
 def _collect_garbage(group: MPI.Comm) -> None:
     """Free PETSc objects of the finished case together on every rank of the group."""
     gc.collect()
@@ -134,6 +141,9 @@ class _Group:
         self.world_ranks = self.comm.allgather(world.rank)
         self.leader = self.comm.rank == 0
         self.meshes = _MeshCache(MESH_CACHE_SIZE)
+        # Creep states of finished cases, by mesh and creep setting: a case that differs from
+        # one before it only in data (R_int, the current) starts Newton from its solution.
+        self.states: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
         self.solved: list[dict] = []
 
     def claim(self, case: SweepCase) -> bool:
@@ -162,7 +172,15 @@ class _Group:
             if mesh is None:
                 mesh = create_cell_mesh(self.comm, built.topography, built.cell)
                 self.meshes.put(key, mesh)
-            result = run_case(built, self.comm, mesh=mesh)
+            physics = _creep_key(key, case.config)
+            kept = self.states.get(physics)
+            warm = kept[1] if kept is not None and kept[0] is mesh else None
+            result = run_case(built, self.comm, mesh=mesh, warm_start=warm)
+            if result.creep.state is not None:
+                self.states[physics] = (mesh, result.creep.state)
+                self.states.move_to_end(physics)
+                while len(self.states) > 4 * MESH_CACHE_SIZE:
+                    self.states.popitem(last=False)
             output = case.config["output"]
             write_case_result(result, stage, config=case.config, fields=output["fields"],
                               coordinates=output["coordinates"])
@@ -215,6 +233,7 @@ class _Group:
 
     def free(self) -> None:
         self.meshes.clear()
+        self.states.clear()
         _collect_garbage(self.comm)
         self.comm.Free()
 
