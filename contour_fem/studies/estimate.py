@@ -10,13 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contour_fem.case import Case
-from contour_fem.geometry.spec import (
-    cell_extent,
-    concrete,
-    crease_axis,
-    estimate_cells,
-    structured_axes,
-)
+from contour_fem.geometry.spec import concrete, estimate_cells, structured_grid
 
 #: (creep degree) → (creep DOFs, seconds on 1 rank) of the reference case (docs/performance.md).
 REFERENCE_TIMES = {2: (41_234, 22.0), 3: (33_179, 17.3)}
@@ -56,13 +50,7 @@ def estimate(case: Case) -> Estimate:
     cells = estimate_cells(topo, spec)
     spec = concrete(topo, spec)
     if spec.structured:
-        (x0, x1), _, zb, zt = cell_extent(topo, spec)
-        near, _, growth = spec.sizes(topo)
-        crease = spec.crease_size_for(topo)
-        xs, zs = structured_axes(topo, spec.domain != "full", (x0, x1), zb, zt, near,
-                                 spec.layer(topo), growth, crease=crease)
-        if topo.diagonal_kinks and spec.domain != "full":
-            xs = crease_axis(topo, near, crease)
+        xs, zs = structured_grid(topo, spec)
         nxy = len(xs) - 1
         below = int((zs < 0).sum())
         above = len(zs) - 1 - below

@@ -11,9 +11,13 @@ import pytest
 
 from contour_fem.case import Case, SolverSettings, run_case
 from contour_fem.core.errors import InputError
-from contour_fem.geometry import CellSpec, EggBox, Flat, HeightFunction
+from contour_fem.geometry import CellSpec, EggBox, Flat, HeightFunction, Pyramid
+from contour_fem.mesh import create_cell_mesh
+from contour_fem.physics.creep import CreepProblem
 from contour_fem.physics.criterion import flat_reference
+from contour_fem.physics.current import CurrentProblem
 from contour_fem.physics.parameters import Criterion
+from contour_fem.studies.estimate import estimate
 
 S = 150e-6
 UM = 1e-6
@@ -107,3 +111,24 @@ def test_an_asymmetric_surface_runs_on_the_periodic_cell_and_not_on_a_mirror_cel
     assert Case(topography=asym).cell.domain == "full"
     with pytest.raises(InputError, match="mirror-symmetric"):
         Case(topography=asym, cell=CellSpec(domain="quarter", resolution="coarse"))
+
+
+@pytest.mark.parametrize("topo, domain, degree", [
+    (EggBox(height=25e-6, period=150e-6), "eighth", 3),
+    (EggBox(height=25e-6, period=150e-6), "quarter", 2),
+    (Pyramid(height=25e-6, period=150e-6, corner_radius=2e-6), "eighth", 2),
+], ids=["eggbox-eighth-P3", "eggbox-quarter-P2", "pyramid-eighth-P2"])
+def test_the_cost_estimate_counts_cells_and_dofs_exactly(topo, domain, degree):
+    # `contour-fem check` promises exact counts for structured meshes: compare them with the
+    # spaces the case builds (no solve).
+    case = Case(topography=topo, cell=CellSpec(resolution="coarse", domain=domain),
+                solver=SolverSettings(creep_degree=degree))
+    est = estimate(case)
+    cell = create_cell_mesh(MPI.COMM_SELF, case.topography, case.cell)
+    current = CurrentProblem(cell, case.electrolyte, case.kinetics, case.operating.temperature,
+                             degree=case.solver.current_degree)
+    creep = CreepProblem(cell, case.creep, case.operating, degree=degree)
+    creep_dofs = creep.W.dofmap.index_map.size_global * creep.W.dofmap.index_map_bs
+    assert est.exact
+    assert est.cells == cell.counts()["cells"]
+    assert (est.current_dofs, est.creep_dofs) == (current.ndofs, creep_dofs)
