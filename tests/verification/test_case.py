@@ -11,7 +11,7 @@ import pytest
 
 from contour_fem.case import Case, SolverSettings, run_case
 from contour_fem.core.errors import InputError
-from contour_fem.geometry import CellSpec, EggBox, Flat, HeightFunction, Pyramid
+from contour_fem.geometry import CellSpec, EggBox, Flat, Frustum, HeightFunction, Pyramid
 from contour_fem.mesh import create_cell_mesh
 from contour_fem.physics.creep import CreepProblem
 from contour_fem.physics.criterion import flat_reference
@@ -132,3 +132,29 @@ def test_the_cost_estimate_counts_cells_and_dofs_exactly(topo, domain, degree):
     assert est.exact
     assert est.cells == cell.counts()["cells"]
     assert (est.current_dofs, est.creep_dofs) == (current.ndofs, creep_dofs)
+
+
+EIGHTH_CASES = {  # (topography, crease size, creep degree)
+    "eggbox-P3": (EggBox(height=25e-6, period=150e-6), None, 3),
+    "pyramid-sharp-P2": (Pyramid(height=25e-6, period=150e-6), None, 2),
+    "frustum-r4-P2": (Frustum(height=25e-6, period=150e-6, top_width=37.5e-6, gap=37.5e-6,
+                              corner_radius=4e-6), 2e-6, 2),
+}
+
+
+@pytest.mark.parametrize("name", EIGHTH_CASES)
+def test_the_eighth_cell_equals_the_quarter_cell(name):
+    # The quarter cell's mesh is the eighth cell's and its mirror image: the same discrete
+    # problem, so the results agree to the solver tolerances.
+    topo, crease, degree = EIGHTH_CASES[name]
+    res = {domain: run_case(Case(topography=topo,
+                                 cell=CellSpec(resolution="coarse", domain=domain,
+                                               crease_size=crease),
+                                 solver=SolverSettings(creep_degree=degree)), MPI.COMM_SELF)
+           for domain in ("eighth", "quarter")}
+    e, q = res["eighth"], res["quarter"]
+    assert 2 * e.creep.ndofs < 1.1 * q.creep.ndofs
+    assert e.current.f_max == pytest.approx(q.current.f_max, rel=1e-9)
+    assert e.primary_current_ratio == pytest.approx(q.primary_current_ratio, rel=1e-9)
+    assert e.creep.dp_max == pytest.approx(q.creep.dp_max, rel=1e-6)
+    assert e.critical_current == pytest.approx(q.critical_current, rel=1e-6)
