@@ -21,6 +21,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 from contour_fem import config
+from contour_fem.cli.logs import setup_logging
 from contour_fem.studies.convergence import study_record
 
 
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write every record to this file")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
+    setup_logging(comm, verbose=0, quiet=False, all_ranks=False)  # progress at INFO
     overrides = config.parse_overrides(args.set)
     if args.resolution:
         overrides["mesh.resolution"] = args.resolution

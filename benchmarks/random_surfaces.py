@@ -20,6 +20,7 @@ from mpi4py import MPI
 
 import numpy as np
 
+from contour_fem.cli.logs import setup_logging
 from contour_fem.io.figures import save
 from contour_fem.io.readers import load_sweep
 from contour_fem.studies.sweep.runner import run_sweep
@@ -84,10 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/random_surfaces")
     p.add_argument("--rms", type=float, nargs="+", default=[0.5, 1.0, 2.0])
-    p.add_argument("--correlation", type=float, nargs="+", default=[25.0, 50.0])
+    p.add_argument("--correlation", type=float, nargs="+", default=[33.0, 50.0])
     p.add_argument("--seeds", type=int, default=3)
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
+    setup_logging(comm, verbose=0, quiet=False, all_ranks=False)  # progress at INFO
     out = Path(args.out)
     run_sweep(sweep_table(args.rms, args.correlation, args.seeds), out, comm)
     if comm.rank == 0:

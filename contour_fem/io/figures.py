@@ -18,13 +18,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import matplotlib.tri as mtri
 import numpy as np
-from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.colors import LogNorm, Normalize, TwoSlopeNorm
 
 from contour_fem.io.files import atomic_write_bytes
 
 Table = Mapping[str, np.ndarray]
 
 #: Interface quantities: column → (label, colour map, diverging).
+#: A positive quantity spanning more than this ratio is drawn on a log scale (one point of a
+#: suction zone can be hundreds of times flat and would otherwise leave the map one colour).
+LOG_SPAN = 20.0
 QUANTITIES = {
     "current_ratio": ("i_loc / i_geo", "viridis", False),
     "excess_pressure_MPa": ("Δp at i_ref (MPa)", "RdBu_r", True),
@@ -57,7 +60,15 @@ def shared_norm(tables: Sequence[Table], column: str, diverging: bool):
         return TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
     if hi <= lo:
         hi = lo + max(abs(lo), 1.0) * 1e-9
+    if lo > 0 and hi / lo > LOG_SPAN:
+        return LogNorm(vmin=lo, vmax=hi)
     return Normalize(vmin=lo, vmax=hi)
+
+
+def _levels(norm) -> np.ndarray:
+    if isinstance(norm, LogNorm):
+        return np.geomspace(norm.vmin, norm.vmax, 25)
+    return np.linspace(norm.vmin, norm.vmax, 25)
 
 
 def _index_triangles(u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
@@ -114,7 +125,7 @@ def interface_maps(tables: Mapping[str, Table], path: Path, title: str | None = 
     for i, column in enumerate(columns):
         label, cmap, diverging = QUANTITIES[column]
         norm = shared_norm([tables[n] for n in names], column, diverging)
-        levels = np.linspace(norm.vmin, norm.vmax, 25)
+        levels = _levels(norm)
         row = []
         for j, name in enumerate(names):
             ax = axes[0, i] if single else axes[i, j]
@@ -129,7 +140,12 @@ def interface_maps(tables: Mapping[str, Table], path: Path, title: str | None = 
             ax.set_xlabel("x (µm)")
             ax.set_ylabel("y (µm)" if (single and i == 0) or (not single and j == 0) else "")
             row.append(ax)
-        fig.colorbar(mappable, ax=row, shrink=0.85, label=None if single else label)
+        ticks = None
+        if isinstance(norm, LogNorm):  # 1-2-5 ticks: the default log ticks read 1.15454 × 10¹
+            ticks = [m * 10.0**e for e in range(-3, 5) for m in (1, 2, 5)
+                     if norm.vmin <= m * 10.0**e <= norm.vmax]
+        fig.colorbar(mappable, ax=row, shrink=0.85, label=None if single else label,
+                     ticks=ticks, format="%g" if ticks else None)
     if title:
         fig.suptitle(title)
     return save(fig, path)
