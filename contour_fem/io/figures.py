@@ -24,10 +24,10 @@ from contour_fem.io.files import atomic_write_bytes
 
 Table = Mapping[str, np.ndarray]
 
-#: Interface quantities: column → (label, colour map, diverging).
 #: A positive quantity spanning more than this ratio is drawn on a log scale (one point of a
 #: suction zone can be hundreds of times flat and would otherwise leave the map one colour).
 LOG_SPAN = 20.0
+#: Interface quantities: column → (label, colour map, diverging).
 QUANTITIES = {
     "current_ratio": ("i_loc / i_geo", "viridis", False),
     "excess_pressure_MPa": ("Δp at i_ref (MPa)", "RdBu_r", True),
