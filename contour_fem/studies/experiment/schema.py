@@ -142,11 +142,17 @@ def load_experiment(source: str | Path, identify: dict | bool | None = None) -> 
         raise InputError(f"{where}: {exc}") from None
 
 
+def _known_keys(table: dict, allowed, where: str = "", prefix: str = "") -> None:
+    """Refuse a key of ``table`` not in ``allowed``: one line naming it and the allowed keys."""
+    for key in table:
+        if key not in allowed:
+            head = f"{where}: " if where else ""
+            raise InputError(f"{head}unknown key '{prefix}{key}' (allowed: {', '.join(allowed)})")
+
+
 def parse_experiment(data: dict, source: str = "") -> Experiment:
     """Validate a parsed experiment table (see the module docstring)."""
-    for key in data:
-        if key not in TOP_KEYS:
-            raise InputError(f"unknown key '{key}' (allowed: {', '.join(TOP_KEYS)})")
+    _known_keys(data, TOP_KEYS)
     name = config.check_name(data.get("name", Path(source).stem or "experiment"),
                              "experiment name")
     base = _table(data, "base")
@@ -182,9 +188,7 @@ def _list(value: Any, where: str) -> list:
 
 
 def _settings(given: dict) -> dict:
-    for key in given:
-        if key not in SETTINGS:
-            raise InputError(f"unknown key 'settings.{key}' (allowed: {', '.join(SETTINGS)})")
+    _known_keys(given, SETTINGS, prefix="settings.")
     out = {**SETTINGS, **given}
     r = out["error_bar_refinement"]
     if isinstance(r, bool) or not isinstance(r, int | float) or not 0.2 <= r < 1.0:
@@ -221,10 +225,7 @@ def _samples(raw: Any, base: dict) -> list[dict]:
     seen: set[str] = set()
     for i, s in enumerate(samples):
         where = f"samples[{i}]"
-        for key in s:
-            if key not in SAMPLE_KEYS:
-                raise InputError(f"{where}: unknown key '{key}' (allowed: "
-                                 f"{', '.join(SAMPLE_KEYS)})")
+        _known_keys(s, SAMPLE_KEYS, where)
         if "name" not in s:
             raise InputError(f"{where}: missing 'name'")
         name = config.check_name(s["name"], f"{where}.name")
@@ -319,10 +320,7 @@ def _measurements(raw: Any, names: list[str]) -> list[dict]:
     rows = _list(raw, "measurements")
     for i, m in enumerate(rows):
         where = f"measurements[{i}]"
-        for key in m:
-            if key not in ("sample", "quantity", "value", "uncertainty", "source"):
-                raise InputError(f"{where}: unknown key '{key}' (allowed: sample, quantity, "
-                                 "value, uncertainty, source)")
+        _known_keys(m, ("sample", "quantity", "value", "uncertainty", "source"), where)
         for key in ("sample", "quantity", "value", "uncertainty"):
             if key not in m:
                 raise InputError(f"{where}: missing '{key}'")
@@ -334,9 +332,7 @@ def _measurements(raw: Any, names: list[str]) -> list[dict]:
 
 
 def _range(spec: dict, where: str, post: bool) -> tuple:
-    for key in spec:
-        if key not in ("min", "max", "scale", "count"):
-            raise InputError(f"{where}: unknown key '{key}' (allowed: min, max, scale, count)")
+    _known_keys(spec, ("min", "max", "scale", "count"), where)
     if "min" not in spec or "max" not in spec:
         raise InputError(f"{where} needs min and max")
     lo, hi = _number(spec["min"], f"{where}.min"), _number(spec["max"], f"{where}.max")
@@ -383,9 +379,7 @@ def _holdout(raw: Any, fact_ids: list[str]) -> list[dict]:
     rows = _list(raw, "holdout")
     for i, h in enumerate(rows):
         where = f"holdout[{i}]"
-        for key in h:
-            if key not in ("name", "fit", "predict"):
-                raise InputError(f"{where}: unknown key '{key}' (allowed: name, fit, predict)")
+        _known_keys(h, ("name", "fit", "predict"), where)
         for key in ("name", "fit", "predict"):
             if key not in h:
                 raise InputError(f"{where}: missing '{key}'")
@@ -402,9 +396,7 @@ def _sensitivity(raw: Any, names: list[str]) -> list[dict]:
     rows = _list(raw, "sensitivity")
     for i, row in enumerate(rows):
         where = f"sensitivity[{i}]"
-        for key in row:
-            if key not in ("label", "set", "samples"):
-                raise InputError(f"{where}: unknown key '{key}' (allowed: label, set, samples)")
+        _known_keys(row, ("label", "set", "samples"), where)
         if not isinstance(row.get("label"), str) or not isinstance(row.get("set"), dict):
             raise InputError(f"{where} needs a 'label' and a 'set' table of dotted keys")
         if "samples" in row:
