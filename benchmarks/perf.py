@@ -4,6 +4,7 @@
     python benchmarks/perf.py --only eggbox --ranks 1 2 --repeat 3
     python benchmarks/perf.py --case geometries/eggbox_H75S150.toml --set mesh.resolution=lean
     python benchmarks/perf.py --paper-benchmark       # also `contour-fem benchmark` end to end
+    python benchmarks/perf.py --only free-slip-eggbox free-slip-pyramid free-slip-frustum --repeat 1
 
 Each configuration runs in a fresh process under ``mpirun`` with a JIT cache that an untimed run
 of the same configuration filled first (``--jit both`` also times that cold run), ``--repeat``
@@ -19,7 +20,12 @@ Comparisons (``--only`` picks some):
 - ``pyramid``, ``frustum``: H25S150 at the benchmark's old settings (sharp edges, P2/P1, quarter
   cell, interface S/24 with lean's far field) against the new ones (2 µm edges, crease-graded
   eighth cell, P2/P1, ``standard``);
-- ``periodic``: the egg-box on its periodic full cell against its quarter cell (P2/P1, coarse).
+- ``periodic``: the egg-box on its periodic full cell against its quarter cell (P2/P1, coarse);
+- ``free-slip-eggbox``, ``free-slip-pyramid``, ``free-slip-frustum``: the free-slip creep solve
+  with primal–dual Newton (the default before) against the default ``auto`` (standard Newton
+  with free slip), for the H25S150 egg-box at its default and the pyramid and frustum at their
+  benchmark settings, at R_int = 300 Ω·cm² and n = 3 (the identification's slowest cases). Both
+  solve the same discrete equations to the Newton tolerance, so Δp_max agrees closely.
 
 Times are measured here, never asserted in tests.
 """
@@ -60,6 +66,13 @@ COMPARISONS: dict[str, list[tuple[str, str, dict]]] = {
         ("sharp P2 quarter (before)", FRU, OLD_SHARP),
         ("r = 2 µm P2 standard eighth", FRU, ROUNDED),
     ],
+    **{f"free-slip-{name}": [
+        (f"{name} {variant}", path, {**settings, "creep.slip": "free-slip", "creep.exponent": 3.0,
+                                     "kinetics.interfacial_resistance_ohm_cm2": 300.0,
+                                     "solver.newton": variant})
+        for variant in ("primal-dual", "auto")]
+       for name, path, settings in (("eggbox", EGG, {}), ("pyramid", PYR, ROUNDED),
+                                    ("frustum", FRU, ROUNDED))},
     "periodic": [
         ("quarter P2 coarse", EGG, {"mesh.resolution": "coarse", "solver.creep_degree": 2,
                                    "mesh.domain": "quarter"}),

@@ -31,7 +31,7 @@ from contour_fem.physics.coupling import (
     root_find,
     solve_current_and_creep,
 )
-from contour_fem.physics.creep import CREEP_DEGREES, NEWTON_VARIANTS, CreepProblem, CreepResult
+from contour_fem.physics.creep import CREEP_DEGREES, NEWTON_CHOICES, CreepProblem, CreepResult
 from contour_fem.physics.criterion import FlatReference, flat_reference, pointwise_critical_current
 from contour_fem.physics.current import (
     CURRENT_DEGREES,
@@ -66,8 +66,9 @@ class SolverSettings:
                                   doc="ε̂₀ of the viscosity, relative to the strain-rate scale")
     newton_max_it: int = param(40, kind=int, lo=1, hi=500,
                                doc="creep Newton iterations per continuation step")
-    newton: str = param("primal-dual", kind=str, choices=NEWTON_VARIANTS,
-                        doc="linearisation of the creep Newton method")
+    newton: str = param("auto", kind=str, choices=NEWTON_CHOICES,
+                        doc="linearisation of the creep Newton method (auto: primal-dual with "
+                            "no slip, standard with free slip)")
     coupling: bool = param(False, kind=bool, doc="pressure–kinetics coupling (docs/model.md §4)")
     coupling_tol: float = param(1e-4, unit=ONE, lo=0.0, strict_lo=True, hi=0.1,
                                 doc="relative change of i_loc that ends the Picard iteration")

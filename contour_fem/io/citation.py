@@ -29,7 +29,9 @@ def relevant(config: dict | None) -> list[str]:
         keys.append("mcgrogan2017")
     if config.get("solver", {}).get("coupling"):
         keys.append("monroe2004")
-    if config.get("solver", {}).get("newton", "primal-dual") == "primal-dual":
+    newton = config.get("solver", {}).get("newton", "auto")
+    no_slip = config.get("creep", {}).get("slip", "no-slip") == "no-slip"
+    if newton == "primal-dual" or (newton == "auto" and no_slip):
         keys.append("rudi2020")
     if config.get("operating", {}).get("temperature_K", 298.15) != 298.15:
         keys.append("lepage2019")

@@ -17,7 +17,12 @@ from contour_fem.core.units import FARADAY
 from contour_fem.fem.petsc import SADDLE_POINT_PRESETS
 from contour_fem.geometry import CellSpec, EggBox, Flat, Frustum, Pyramid
 from contour_fem.mesh import create_cell_mesh
-from contour_fem.physics.creep import NEWTON_VARIANTS, CreepProblem, norton_viscosity
+from contour_fem.physics.creep import (
+    NEWTON_VARIANTS,
+    CreepProblem,
+    newton_variant,
+    norton_viscosity,
+)
 from contour_fem.physics.current import solve_current
 from contour_fem.physics.parameters import Creep, Electrolyte, Kinetics, Operating
 
@@ -150,11 +155,13 @@ def test_power_law_scaling_is_exact(eggbox_case):
     assert 0.1e6 < one < 2e6  # docs/model.md §3: 0.1–1 MPa at 1 mA/cm²
 
 
-def test_primal_dual_newton_solves_the_same_problem_as_standard_newton(eggbox_case):
+@pytest.mark.parametrize("slip", ["no-slip", "free-slip"])
+def test_primal_dual_newton_solves_the_same_problem_as_standard_newton(eggbox_case, slip):
     cm, cur = eggbox_case
     results = {}
     for k, variant in enumerate(NEWTON_VARIANTS):
-        prob = CreepProblem(cm, Creep(), Operating(), newton=variant, prefix=f"creep{k}_")
+        prob = CreepProblem(cm, Creep(slip=slip), Operating(), newton=variant,
+                            prefix=f"creep{k}_")
         results[variant] = prob.solve(cur.interface_current, I_REF)
         prob.destroy()
     # Both stop at ‖F‖ ≤ 1e-10·‖F₀‖ on the same discrete equations; only the path differs.
@@ -162,6 +169,15 @@ def test_primal_dual_newton_solves_the_same_problem_as_standard_newton(eggbox_ca
     assert all(step["converged"] for r in results.values() for step in r.history)
     with pytest.raises(InputError, match="newton must be one of"):
         CreepProblem(cm, Creep(), Operating(), newton="secant")
+
+
+def test_auto_newton_is_primal_dual_with_no_slip_and_standard_with_free_slip():
+    assert newton_variant("auto", "no-slip") == "primal-dual"
+    assert newton_variant("auto", "free-slip") == "standard"
+    for variant in NEWTON_VARIANTS:
+        assert newton_variant(variant, "free-slip") == variant
+    with pytest.raises(InputError, match="newton must be one of auto, primal-dual, standard"):
+        newton_variant("secant", "no-slip")
 
 
 def test_energy_is_the_potential_of_the_viscous_residual(eggbox_case):

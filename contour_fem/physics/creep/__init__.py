@@ -14,15 +14,23 @@ from contour_fem.physics.creep.law import (
     scaled_strain_rate2,
     strain_rate,
 )
-from contour_fem.physics.creep.problem import CREEP_DEGREES, NEWTON_VARIANTS, CreepProblem
+from contour_fem.physics.creep.problem import (
+    CREEP_DEGREES,
+    NEWTON_CHOICES,
+    NEWTON_VARIANTS,
+    CreepProblem,
+    newton_variant,
+)
 from contour_fem.physics.creep.stress import CreepResult
 
 __all__ = [
     "CREEP_DEGREES",
+    "NEWTON_CHOICES",
     "NEWTON_VARIANTS",
     "CreepProblem",
     "CreepResult",
     "dissipation_density",
+    "newton_variant",
     "norton_viscosity",
     "scaled_strain_rate2",
     "strain_rate",

@@ -13,7 +13,8 @@ so the scaled viscosity holds for any A and current; ε̂² is regularised to ε
 (default 1e-3) far below the flow's strain rates, and the exact scaling Δp ∝ i_geo^(1/n) is kept.
 Newton (with a backtracking line search) starts from the Newtonian solution and continues in n,
 halving the step on failure. By default it is primal–dual Newton
-(:mod:`~contour_fem.physics.creep.primal_dual`). With no slip the line search also accepts a step
+(:mod:`~contour_fem.physics.creep.primal_dual`) with no slip and standard Newton with free slip
+(:func:`newton_variant`). With no slip the line search also accepts a step
 that decreases the dissipation potential Ψ̂ (the problem is its convex minimisation under
 ∇·u = 0, which every step keeps): the residual norm alone can reject good steps where the
 viscosity changes by orders of magnitude. Stress recovery: :mod:`~contour_fem.physics.creep.stress`.
@@ -49,12 +50,30 @@ from contour_fem.physics.parameters import Creep, Operating
 log = logging.getLogger(__name__)
 
 PlatingInput = dolfinx.fem.Function | Callable[[np.ndarray], np.ndarray]
-#: Linearisations of the viscous term (``[solver] newton``).
+#: Linearisations of the viscous term.
 NEWTON_VARIANTS = ("primal-dual", "standard")
+#: Choices of ``[solver] newton``: a linearisation, or ``auto`` (:func:`newton_variant`).
+NEWTON_CHOICES = ("auto", *NEWTON_VARIANTS)
 #: Velocity degrees k of the Taylor–Hood pair Pk/Pk−1 (``[solver] creep_degree``).
 CREEP_DEGREES = (2, 3)
 #: Halvings of a continuation step in n before the solve is declared failed.
 MAX_HALVINGS = 6
+
+
+def newton_variant(choice: str, slip: str) -> str:
+    """The linearisation a ``[solver] newton`` choice gives for a slip condition.
+
+    ``auto`` is primal–dual Newton with no slip, where the energy line search accepts its steps,
+    and standard Newton with free slip. Primal–dual J is not the derivative of the residual, so
+    its step need not decrease ‖F‖, and with free slip the line search has only ‖F‖ to go by
+    (Nitsche's form is no gradient of Ψ̂): there primal–dual steps stall at lengths of
+    1/8–1/128 (docs/model.md §3.7; docs/performance.md has the times).
+    """
+    if choice not in NEWTON_CHOICES:
+        raise InputError(f"newton must be one of {', '.join(NEWTON_CHOICES)}, got {choice!r}")
+    if choice != "auto":
+        return choice
+    return "primal-dual" if slip == "no-slip" else "standard"
 
 
 class CreepProblem:
@@ -73,7 +92,8 @@ class CreepProblem:
         prefix: PETSc options prefix of this problem.
         rtol: Relative residual tolerance of Newton.
         max_it: Newton iterations allowed per continuation step.
-        newton: ``primal-dual`` (stress-based linearisation, default) or ``standard``.
+        newton: ``primal-dual`` (stress-based linearisation), ``standard``, or ``auto`` (the
+            default: primal–dual with no slip, standard with free slip; :func:`newton_variant`).
         degree: Velocity degree k of the Taylor–Hood pair Pk/Pk−1 (2 or 3).
 
     """
@@ -90,11 +110,10 @@ class CreepProblem:
         prefix: str = "creep_",
         rtol: float = 1e-10,
         max_it: int = 40,
-        newton: str = "primal-dual",
+        newton: str = "auto",
         degree: int = 2,
     ):
-        if newton not in NEWTON_VARIANTS:
-            raise InputError(f"newton must be one of {', '.join(NEWTON_VARIANTS)}, got {newton!r}")
+        newton = newton_variant(newton, creep.slip)
         if degree not in CREEP_DEGREES:
             raise InputError(f"creep velocity degree must be 2 or 3, got {degree!r}")
         self.cell, self.creep, self.operating = cell, creep, operating
