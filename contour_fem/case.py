@@ -67,8 +67,8 @@ class SolverSettings:
     newton_max_it: int = param(40, kind=int, lo=1, hi=500,
                                doc="creep Newton iterations per continuation step")
     newton: str = param("auto", kind=str, choices=NEWTON_CHOICES,
-                        doc="linearisation of the creep Newton method (auto: primal-dual with "
-                            "no slip, standard with free slip)")
+                        doc="linearisation of the creep Newton method (auto: primal-dual; with "
+                            "free slip a solve it damps restarts as standard Newton)")
     coupling: bool = param(False, kind=bool, doc="pressure–kinetics coupling (docs/model.md §4)")
     coupling_tol: float = param(1e-4, unit=ONE, lo=0.0, strict_lo=True, hi=0.1,
                                 doc="relative change of i_loc that ends the Picard iteration")

@@ -29,9 +29,7 @@ def relevant(config: dict | None) -> list[str]:
         keys.append("mcgrogan2017")
     if config.get("solver", {}).get("coupling"):
         keys.append("monroe2004")
-    newton = config.get("solver", {}).get("newton", "auto")
-    no_slip = config.get("creep", {}).get("slip", "no-slip") == "no-slip"
-    if newton == "primal-dual" or (newton == "auto" and no_slip):
+    if config.get("solver", {}).get("newton", "auto") != "standard":
         keys.append("rudi2020")
     if config.get("operating", {}).get("temperature_K", 298.15) != 298.15:
         keys.append("lepage2019")

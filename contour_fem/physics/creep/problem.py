@@ -13,8 +13,9 @@ so the scaled viscosity holds for any A and current; ε̂² is regularised to ε
 (default 1e-3) far below the flow's strain rates, and the exact scaling Δp ∝ i_geo^(1/n) is kept.
 Newton (with a backtracking line search) starts from the Newtonian solution and continues in n,
 halving the step on failure. By default it is primal–dual Newton
-(:mod:`~contour_fem.physics.creep.primal_dual`) with no slip and standard Newton with free slip
-(:func:`newton_variant`). With no slip the line search also accepts a step
+(:mod:`~contour_fem.physics.creep.primal_dual`); with free slip a solve whose steps it damps
+restarts with standard Newton (:func:`newton_variant`). With no slip the line search also
+accepts a step
 that decreases the dissipation potential Ψ̂ (the problem is its convex minimisation under
 ∇·u = 0, which every step keeps): the residual norm alone can reject good steps where the
 viscosity changes by orders of magnitude. Stress recovery: :mod:`~contour_fem.physics.creep.stress`.
@@ -58,22 +59,35 @@ NEWTON_CHOICES = ("auto", *NEWTON_VARIANTS)
 CREEP_DEGREES = (2, 3)
 #: Halvings of a continuation step in n before the solve is declared failed.
 MAX_HALVINGS = 6
+#: Smallest line-search step of the creep Newton solves.
+MIN_STEP = 2.0**-10
 
 
-def newton_variant(choice: str, slip: str) -> str:
-    """The linearisation a ``[solver] newton`` choice gives for a slip condition.
+#: ``auto`` with free slip: a primal–dual step the line search would damp below this length
+#: ends the primal–dual attempt, and the Newton solve restarts with standard Newton.
+EXACT_BELOW_STEP = 0.25
 
-    ``auto`` is primal–dual Newton with no slip, where the energy line search accepts its steps,
-    and standard Newton with free slip. Primal–dual J is not the derivative of the residual, so
-    its step need not decrease ‖F‖, and with free slip the line search has only ‖F‖ to go by
-    (Nitsche's form is no gradient of Ψ̂): there primal–dual steps stall at lengths of
-    1/8–1/128 (docs/model.md §3.7; docs/performance.md has the times).
+
+def newton_variant(choice: str, slip: str) -> tuple[str, bool]:
+    """The linearisation a ``[solver] newton`` choice starts with, and whether it may turn exact.
+
+    ``auto`` is primal–dual Newton. With free slip, a Newton solve whose primal–dual step the
+    line search would damp below :data:`EXACT_BELOW_STEP` restarts from its initial iterate
+    with standard Newton (the exact Jacobian), and the rest of the case stays standard.
+    Primal–dual J is not the derivative of the residual, so its step need not decrease ‖F‖;
+    with no slip the energy line search accepts its steps, but with free slip the line search
+    has only ‖F‖ to go by (Nitsche's form is no gradient of Ψ̂), and there primal–dual steps
+    can stall at lengths of 1/8–1/128 for dozens of steps (docs/model.md §3.7, measured in
+    docs/performance.md).
+
+    Returns:
+        (``primal-dual`` or ``standard``, whether a solve may restart with standard Newton).
     """
     if choice not in NEWTON_CHOICES:
         raise InputError(f"newton must be one of {', '.join(NEWTON_CHOICES)}, got {choice!r}")
     if choice != "auto":
-        return choice
-    return "primal-dual" if slip == "no-slip" else "standard"
+        return choice, False
+    return "primal-dual", slip == "free-slip"
 
 
 class CreepProblem:
@@ -93,7 +107,8 @@ class CreepProblem:
         rtol: Relative residual tolerance of Newton.
         max_it: Newton iterations allowed per continuation step.
         newton: ``primal-dual`` (stress-based linearisation), ``standard``, or ``auto`` (the
-            default: primal–dual with no slip, standard with free slip; :func:`newton_variant`).
+            default: primal–dual, restarting standard where free slip damps it;
+            :func:`newton_variant`).
         degree: Velocity degree k of the Taylor–Hood pair Pk/Pk−1 (2 or 3).
 
     """
@@ -113,7 +128,8 @@ class CreepProblem:
         newton: str = "auto",
         degree: int = 2,
     ):
-        newton = newton_variant(newton, creep.slip)
+        newton, self.may_turn_exact = newton_variant(newton, creep.slip)
+        self._exact = False  # primal–dual Newton turned standard for the rest of this solve
         if degree not in CREEP_DEGREES:
             raise InputError(f"creep velocity degree must be 2 or 3, got {degree!r}")
         self.cell, self.creep, self.operating = cell, creep, operating
@@ -205,6 +221,7 @@ class CreepProblem:
                                    options=options, jacobian=J,
                                    on_jacobian=self._update_pc if solver == "fieldsplit" else None,
                                    rtol=rtol, max_it=max_it, lag_factorization=True,
+                                   min_step=MIN_STEP,
                                    energy=self.energy if self.energy_line_search else None,
                                    constraint=self.constraint)
         self._warm = False  # True once a solution at the target exponent exists
@@ -251,8 +268,16 @@ class CreepProblem:
             self.primal_dual.start()
 
     def _update_dual(self, du: dolfinx.fem.Function, alpha: float) -> None:
-        if self.primal_dual is not None:
+        if self.primal_dual is None:
+            return
+        if not self._exact:
             self.primal_dual.update(du, alpha)
+            return
+        # Standard Newton with the primal–dual forms: S = D̂ of the next iterate. ``w`` is the
+        # old iterate here; it is moved only to evaluate D̂ (Newton then sets it from its copy).
+        self.w.x.array[:] += alpha * du.x.array
+        self.primal_dual.start()
+        self.w.x.array[:] -= alpha * du.x.array
 
     def destroy(self) -> None:
         """Free the PETSc solver objects (they hold callbacks into this object)."""
@@ -338,7 +363,27 @@ class CreepProblem:
     def _solve_at(self, n: float, history: list[dict], reuse: bool = False) -> None:
         self.n_exp.value = n
         t0 = time.perf_counter()
-        rep = self.newton.solve(start=self._start_dual, step=self._update_dual, reuse=reuse)
+        rep = None
+        if self.may_turn_exact and not self._exact:
+            start = self.w.x.array.copy()
+            self.newton.min_step = EXACT_BELOW_STEP
+            try:
+                rep = self.newton.solve(start=self._start_dual, step=self._update_dual,
+                                        reuse=reuse)
+            finally:
+                self.newton.min_step = MIN_STEP
+            if not rep.converged and rep.reason == "line_search":
+                log.debug("creep n=%.3g: primal-dual step damped below %g after %d steps; "
+                          "standard Newton from the start", n, EXACT_BELOW_STEP, rep.iterations)
+                history.append({"n": n, "iterations": rep.iterations, "factorizations":
+                                rep.factorizations, "linear_iterations": rep.linear_iterations,
+                                "residuals": rep.residuals, "steps": rep.steps,
+                                "reason": "damped", "converged": False, "newton": "primal-dual",
+                                "time_s": time.perf_counter() - t0})
+                self.w.x.array[:] = start
+                self._exact, rep, reuse = True, None, False
+        if rep is None:
+            rep = self.newton.solve(start=self._start_dual, step=self._update_dual, reuse=reuse)
         entry = {
             "n": n,
             "iterations": rep.iterations,
@@ -348,6 +393,7 @@ class CreepProblem:
             "steps": rep.steps,
             "reason": rep.reason,
             "converged": rep.converged,
+            "newton": "standard" if self._exact or self.primal_dual is None else "primal-dual",
             "time_s": time.perf_counter() - t0,
         }
         history.append(entry)
