@@ -22,10 +22,11 @@ Comparisons (``--only`` picks some):
   eighth cell, P2/P1, ``standard``);
 - ``periodic``: the egg-box on its periodic full cell against its quarter cell (P2/P1, coarse);
 - ``free-slip-eggbox``, ``free-slip-pyramid``, ``free-slip-frustum``: the free-slip creep solve
-  with primal–dual Newton (the default before) against the default ``auto`` (standard Newton
-  with free slip), for the H25S150 egg-box at its default and the pyramid and frustum at their
-  benchmark settings, at R_int = 300 Ω·cm² and n = 3 (the identification's slowest cases). Both
-  solve the same discrete equations to the Newton tolerance, so Δp_max agrees closely.
+  with primal–dual Newton (the default before) against the default ``auto`` (primal–dual,
+  restarting as standard Newton when a step is damped), for the H25S150 egg-box at its default
+  and the pyramid and frustum at their benchmark settings, at R_int = 300 Ω·cm² and n = 3
+  (the identification's slowest cases). Both solve the same discrete equations to the Newton
+  tolerance, so Δp_max agrees closely.
 
 Times are measured here, never asserted in tests.
 """

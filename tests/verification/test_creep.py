@@ -23,6 +23,7 @@ from contour_fem.physics.creep import (
     newton_variant,
     norton_viscosity,
 )
+from contour_fem.physics.creep import problem as creep_problem
 from contour_fem.physics.current import solve_current
 from contour_fem.physics.parameters import Creep, Electrolyte, Kinetics, Operating
 
@@ -173,6 +174,7 @@ def test_primal_dual_newton_solves_the_same_problem_as_standard_newton(eggbox_ca
 
 @pytest.mark.parametrize("slip", ["no-slip", "free-slip"])
 def test_a_warm_start_from_another_case_gives_the_cold_start_solution(eggbox_case, slip):
+    # With free slip the warm start is ignored (it costs more Newton steps than it saves).
     # Sweeps start a case from the state of one that differs only in its data (R_int): here a
     # plating distribution reweighted towards its peaks, on the same mesh.
     cm, cur = eggbox_case
@@ -187,9 +189,27 @@ def test_a_warm_start_from_another_case_gives_the_cold_start_solution(eggbox_cas
         prob = CreepProblem(cm, Creep(slip=slip), Operating(), prefix=f"creep_{label}_")
         results[label] = prob.solve(other, I_REF, warm_start=before.state if warm else None)
         prob.destroy()
-    assert results["warm"].history[-1].get("warm_start"), results["warm"].history
+    assert bool(results["warm"].history[-1].get("warm_start")) == (slip == "no-slip")
     assert results["warm"].dp_max == pytest.approx(results["cold"].dp_max, rel=1e-7)
     assert results["warm"].dp_max != pytest.approx(before.dp_max, rel=1e-3)  # new data
+
+
+def test_a_damped_primal_dual_solve_restarts_as_standard_newton(eggbox_case, monkeypatch):
+    # With a threshold above every step length the first primal–dual step counts as damped:
+    # the solve must restart from its initial iterate with standard Newton and give its result.
+    cm, cur = eggbox_case
+    monkeypatch.setattr(creep_problem, "EXACT_BELOW_STEP", 2.0)
+    auto = CreepProblem(cm, Creep(slip="free-slip"), Operating(), prefix="creep_auto_")
+    res = auto.solve(cur.interface_current, I_REF)
+    auto.destroy()
+    restarted = [e for e in res.history if e["reason"] == "damped"]
+    assert len(restarted) == 1 and restarted[0]["newton"] == "primal-dual"
+    assert res.history[-1]["newton"] == "standard" and res.history[-1]["converged"]
+    exact = CreepProblem(cm, Creep(slip="free-slip"), Operating(), newton="standard",
+                         prefix="creep_exact_")
+    assert res.dp_max == pytest.approx(exact.solve(cur.interface_current, I_REF).dp_max,
+                                       rel=1e-7)
+    exact.destroy()
 
 
 def test_auto_newton_may_turn_standard_only_with_free_slip():
