@@ -381,6 +381,7 @@ class CreepProblem:
                                 "time_s": time.perf_counter() - t0})
                 self.w.x.array[:] = start
                 self._exact, rep, reuse = True, None, False
+                t0 = time.perf_counter()
         if rep is None:
             rep = self.newton.solve(start=self._start_dual, step=self._update_dual, reuse=reuse)
         entry = {
