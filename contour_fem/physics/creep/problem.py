@@ -359,59 +359,66 @@ class CreepProblem:
         rms = (self.comm.allreduce(local) / self.li_volume) ** 0.5
         return rms if rms > 1e-9 else 1.0
 
-    def _solve_at(self, n: float, history: list[dict], reuse: bool = False) -> None:
-        self.n_exp.value = n
-        t0 = time.perf_counter()
-        rep = None
-        if self.may_turn_exact and not self._exact:
-            start = self.w.x.array.copy()
-            self.newton.min_step = EXACT_BELOW_STEP
-            try:
-                rep = self.newton.solve(start=self._start_dual, step=self._update_dual,
-                                        reuse=reuse)
-            finally:
-                self.newton.min_step = MIN_STEP
-            if not rep.converged and rep.reason == "line_search":
-                log.debug("creep n=%.3g: primal-dual step damped below %g after %d steps; "
-                          "standard Newton from the start", n, EXACT_BELOW_STEP, rep.iterations)
-                history.append({"n": n, "iterations": rep.iterations, "factorizations":
-                                rep.factorizations, "linear_iterations": rep.linear_iterations,
-                                "residuals": rep.residuals, "steps": rep.steps,
-                                "reason": "damped", "converged": False, "newton": "primal-dual",
-                                "time_s": time.perf_counter() - t0})
-                self.w.x.array[:] = start
-                self._exact, rep, reuse = True, None, False
-                t0 = time.perf_counter()
-        if rep is None:
-            rep = self.newton.solve(start=self._start_dual, step=self._update_dual, reuse=reuse)
-        entry = {
-            "n": n,
-            "iterations": rep.iterations,
-            "linear_iterations": rep.linear_iterations,
-            "factorizations": rep.factorizations,
-            "residuals": rep.residuals,
-            "steps": rep.steps,
-            "reason": rep.reason,
-            "converged": rep.converged,
-            "newton": "standard" if self._exact or self.primal_dual is None else "primal-dual",
-            "time_s": time.perf_counter() - t0,
-        }
-        history.append(entry)
-        log.debug("creep n=%.3g: %d Newton its (%d factorisations), %s", n, rep.iterations,
-                  rep.factorizations, rep.reason)
-        if not rep.converged:
-            raise ConvergenceError(
-                f"creep Newton did not converge at n = {n:.3g} ({rep.reason}) after "
-                f"{rep.iterations} iterations; residuals {[f'{r:.3g}' for r in rep.residuals]}",
-                history=history,
-            )
-
     def fields(self) -> tuple[dolfinx.fem.Function, dolfinx.fem.Function]:
         """Copies of the (scaled) velocity and pressure of the current iterate."""
         u, p = dolfinx.fem.Function(self.V), dolfinx.fem.Function(self.Q)
         u.x.array[:] = self.w.x.array[self.v_map]
         p.x.array[:] = self.w.x.array[self.p_map]
         return u, p
+
+
+def _solve_at(problem: CreepProblem, n: float, history: list[dict], reuse: bool = False) -> None:
+    """Newton at exponent ``n`` from the current iterate; appends to ``history``.
+
+    Raises:
+        ConvergenceError: If Newton fails (with the history so far).
+    """
+    problem.n_exp.value = n
+    t0 = time.perf_counter()
+    rep = None
+    if problem.may_turn_exact and not problem._exact:
+        start = problem.w.x.array.copy()
+        problem.newton.min_step = EXACT_BELOW_STEP
+        try:
+            rep = problem.newton.solve(start=problem._start_dual, step=problem._update_dual,
+                                       reuse=reuse)
+        finally:
+            problem.newton.min_step = MIN_STEP
+        if not rep.converged and rep.reason == "line_search":
+            log.debug("creep n=%.3g: primal-dual step damped below %g after %d steps; "
+                      "standard Newton from the start", n, EXACT_BELOW_STEP, rep.iterations)
+            history.append({"n": n, "iterations": rep.iterations, "factorizations":
+                            rep.factorizations, "linear_iterations": rep.linear_iterations,
+                            "residuals": rep.residuals, "steps": rep.steps,
+                            "reason": "damped", "converged": False, "newton": "primal-dual",
+                            "time_s": time.perf_counter() - t0})
+            problem.w.x.array[:] = start
+            problem._exact, rep, reuse = True, None, False
+            t0 = time.perf_counter()
+    if rep is None:
+        rep = problem.newton.solve(start=problem._start_dual, step=problem._update_dual,
+                                   reuse=reuse)
+    entry = {
+        "n": n,
+        "iterations": rep.iterations,
+        "linear_iterations": rep.linear_iterations,
+        "factorizations": rep.factorizations,
+        "residuals": rep.residuals,
+        "steps": rep.steps,
+        "reason": rep.reason,
+        "converged": rep.converged,
+        "newton": "standard" if problem._exact or problem.primal_dual is None else "primal-dual",
+        "time_s": time.perf_counter() - t0,
+    }
+    history.append(entry)
+    log.debug("creep n=%.3g: %d Newton its (%d factorisations), %s", n, rep.iterations,
+              rep.factorizations, rep.reason)
+    if not rep.converged:
+        raise ConvergenceError(
+            f"creep Newton did not converge at n = {n:.3g} ({rep.reason}) after "
+            f"{rep.iterations} iterations; residuals {[f'{r:.3g}' for r in rep.residuals]}",
+            history=history,
+        )
 
 
 def _continue(problem: CreepProblem, continuation: list[float] | None,
@@ -430,14 +437,14 @@ def _continue(problem: CreepProblem, continuation: list[float] | None,
         # Warm start from the last solution (coupling and root-finding re-solves).
         backup = problem.w.x.array.copy()
         try:
-            problem._solve_at(problem.n_target, history, reuse=True)
+            _solve_at(problem, problem.n_target, history, reuse=True)
         except ConvergenceError:
             problem.w.x.array[:] = backup
             problem._warm = False
     if not problem._warm:
         problem.w.x.array[:] = 0.0
         problem.newton.reset_reference()  # the cold start's residual is the data's scale
-        problem._solve_at(1.0, history)  # Newtonian: independent of ε̂₀
+        _solve_at(problem, 1.0, history)  # Newtonian: independent of ε̂₀
         problem.eps0.value = problem.regularisation * problem.flow_rate()
         pending = [s for s in steps if s > 1.0]
         # Free slip takes no warm start: Nitsche imposes the other case's interface data only
@@ -448,7 +455,7 @@ def _continue(problem: CreepProblem, continuation: list[float] | None,
             newtonian = problem.w.x.array.copy()
             problem.w.x.array[:] = warm_start
             try:
-                problem._solve_at(problem.n_target, history)
+                _solve_at(problem, problem.n_target, history)
                 history[-1]["warm_start"] = True
                 pending = []
             except ConvergenceError:
@@ -459,7 +466,7 @@ def _continue(problem: CreepProblem, continuation: list[float] | None,
         target = pending[0]
         backup = problem.w.x.array.copy()
         try:
-            problem._solve_at(target, history)
+            _solve_at(problem, target, history)
         except ConvergenceError:
             problem.w.x.array[:] = backup
             failures += 1
