@@ -59,8 +59,6 @@ NEWTON_CHOICES = ("auto", *NEWTON_VARIANTS)
 CREEP_DEGREES = (2, 3)
 #: Halvings of a continuation step in n before the solve is declared failed.
 MAX_HALVINGS = 6
-#: Smallest line-search step of the creep Newton solves.
-MIN_STEP = 2.0**-10
 #: ``auto`` with free slip: a primal–dual step the line search would damp below this length
 #: ends the primal–dual attempt, and the Newton solve restarts with standard Newton.
 EXACT_BELOW_STEP = 0.25
@@ -219,7 +217,6 @@ class CreepProblem:
                                    options=options, jacobian=J,
                                    on_jacobian=self._update_pc if solver == "fieldsplit" else None,
                                    rtol=rtol, max_it=max_it, lag_factorization=True,
-                                   min_step=MIN_STEP,
                                    energy=self.energy if self.energy_line_search else None,
                                    constraint=self.constraint)
         self._warm = False  # True once a solution at the target exponent exists
@@ -374,49 +371,44 @@ def _solve_at(problem: CreepProblem, n: float, history: list[dict], reuse: bool 
         ConvergenceError: If Newton fails (with the history so far).
     """
     problem.n_exp.value = n
-    t0 = time.perf_counter()
-    rep = None
-    if problem.may_turn_exact and not problem._exact:
-        start = problem.w.x.array.copy()
-        problem.newton.min_step = EXACT_BELOW_STEP
+    floor = problem.newton.min_step
+
+    def attempt(min_step: float, reuse: bool) -> dict:
+        t0 = time.perf_counter()
+        problem.newton.min_step = min_step
         try:
             rep = problem.newton.solve(start=problem._start_dual, step=problem._update_dual,
                                        reuse=reuse)
         finally:
-            problem.newton.min_step = MIN_STEP
-        if not rep.converged and rep.reason == "line_search":
+            problem.newton.min_step = floor
+        standard = problem._exact or problem.primal_dual is None
+        return {"n": n, "iterations": rep.iterations, "linear_iterations": rep.linear_iterations,
+                "factorizations": rep.factorizations, "residuals": rep.residuals,
+                "steps": rep.steps, "reason": rep.reason, "converged": rep.converged,
+                "newton": "standard" if standard else "primal-dual",
+                "time_s": time.perf_counter() - t0}
+
+    if problem.may_turn_exact and not problem._exact:
+        start = problem.w.x.array.copy()
+        entry = attempt(EXACT_BELOW_STEP, reuse)
+        if entry["reason"] == "line_search":
             log.debug("creep n=%.3g: primal-dual step damped below %g after %d steps; "
-                      "standard Newton from the start", n, EXACT_BELOW_STEP, rep.iterations)
-            history.append({"n": n, "iterations": rep.iterations, "factorizations":
-                            rep.factorizations, "linear_iterations": rep.linear_iterations,
-                            "residuals": rep.residuals, "steps": rep.steps,
-                            "reason": "damped", "converged": False, "newton": "primal-dual",
-                            "time_s": time.perf_counter() - t0})
+                      "standard Newton from the start", n, EXACT_BELOW_STEP,
+                      entry["iterations"])
+            history.append({**entry, "reason": "damped"})
             problem.w.x.array[:] = start
-            problem._exact, rep, reuse = True, None, False
-            t0 = time.perf_counter()
-    if rep is None:
-        rep = problem.newton.solve(start=problem._start_dual, step=problem._update_dual,
-                                   reuse=reuse)
-    entry = {
-        "n": n,
-        "iterations": rep.iterations,
-        "linear_iterations": rep.linear_iterations,
-        "factorizations": rep.factorizations,
-        "residuals": rep.residuals,
-        "steps": rep.steps,
-        "reason": rep.reason,
-        "converged": rep.converged,
-        "newton": "standard" if problem._exact or problem.primal_dual is None else "primal-dual",
-        "time_s": time.perf_counter() - t0,
-    }
+            problem._exact = True
+            entry = attempt(floor, reuse=False)
+    else:
+        entry = attempt(floor, reuse)
     history.append(entry)
-    log.debug("creep n=%.3g: %d Newton its (%d factorisations), %s", n, rep.iterations,
-              rep.factorizations, rep.reason)
-    if not rep.converged:
+    log.debug("creep n=%.3g: %d Newton its (%d factorisations), %s", n, entry["iterations"],
+              entry["factorizations"], entry["reason"])
+    if not entry["converged"]:
         raise ConvergenceError(
-            f"creep Newton did not converge at n = {n:.3g} ({rep.reason}) after "
-            f"{rep.iterations} iterations; residuals {[f'{r:.3g}' for r in rep.residuals]}",
+            f"creep Newton did not converge at n = {n:.3g} ({entry['reason']}) after "
+            f"{entry['iterations']} iterations; residuals "
+            f"{[f'{r:.3g}' for r in entry['residuals']]}",
             history=history,
         )
 
