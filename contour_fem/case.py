@@ -31,7 +31,13 @@ from contour_fem.physics.coupling import (
     root_find,
     solve_current_and_creep,
 )
-from contour_fem.physics.creep import CREEP_DEGREES, NEWTON_CHOICES, CreepProblem, CreepResult
+from contour_fem.physics.creep import (
+    CREEP_DEGREES,
+    NEWTON_CHOICES,
+    CreepProblem,
+    CreepResult,
+    CreepStart,
+)
 from contour_fem.physics.criterion import FlatReference, flat_reference, pointwise_critical_current
 from contour_fem.physics.current import (
     CURRENT_DEGREES,
@@ -205,16 +211,29 @@ class CaseResult:
         }
 
 
+def creep_problem(case: Case, cell: CellMesh) -> CreepProblem:
+    """The creep problem of ``case`` on ``cell`` (collective on the mesh's communicator)."""
+    sol = case.solver
+    return CreepProblem(cell, case.creep, case.operating, degree=sol.creep_degree,
+                        quadrature_degree=sol.quadrature_degree,
+                        regularisation=sol.regularisation, solver=sol.creep_solver,
+                        max_it=sol.newton_max_it, newton=sol.newton)
+
+
 def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None,
-             warm_start: np.ndarray | None = None) -> CaseResult:
+             start: CreepStart | None = None,
+             problem: CreepProblem | None = None) -> CaseResult:
     """Run one case on ``comm``: mesh, current at i_ref, creep at i_ref, criterion.
 
     Args:
         case: The case.
         comm: Communicator the case runs on (all its ranks must call this).
         mesh: A mesh already built for ``case`` (sweeps reuse meshes across physics).
-        warm_start: The creep state (:attr:`CreepResult.state`) of a case on the same ``mesh``
-            object with the same exponent, slip and element (sweeps over data).
+        start: Creep solutions of earlier cases on the same ``mesh`` object to start Newton
+            from (:class:`~contour_fem.physics.creep.continuation.CreepStart`; sweeps).
+        problem: A creep problem of an earlier case on the same ``mesh`` object with the same
+            creep setting (:func:`creep_problem`), reused through
+            :meth:`CreepProblem.prepare`; the caller keeps and frees it.
 
     Returns:
         The result, identical on every rank.
@@ -238,17 +257,15 @@ def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None,
                              degree=sol.current_degree, solver=sol.current_solver)
     creep = None
     try:
-        creep = CreepProblem(cell, case.creep, case.operating, degree=sol.creep_degree,
-                             quadrature_degree=sol.quadrature_degree,
-                             regularisation=sol.regularisation, solver=sol.creep_solver,
-                             max_it=sol.newton_max_it, newton=sol.newton)
+        creep = (creep_problem(case, cell) if problem is None
+                 else problem.prepare(case.creep, case.operating, sol.newton_max_it))
         timings["setup"] = time.perf_counter() - t0
-        return _run(case, comm, cell, current, creep, ref, timings, t_start, warm_start)
+        return _run(case, comm, cell, current, creep, ref, timings, t_start, start)
     finally:
         # PETSc objects hold their Python callbacks (a cycle the GC cannot see): free them here,
         # or a sweep of hundreds of cases runs out of MPI communicators.
         current.destroy()
-        if creep is not None:
+        if creep is not None and problem is None:
             creep.destroy()
 
 
@@ -257,10 +274,10 @@ def _coupling(case: Case) -> Coupling:
                     max_it=case.solver.coupling_max_it, molar_volume=case.creep.molar_volume)
 
 
-def _run(case, comm, cell, current, creep, ref, timings, t_start, warm_start) -> CaseResult:
+def _run(case, comm, cell, current, creep, ref, timings, t_start, start) -> CaseResult:
     i_ref = case.operating.reference_current
     t0 = time.perf_counter()
-    sol = solve_current_and_creep(current, creep, i_ref, _coupling(case), timings, warm_start)
+    sol = solve_current_and_creep(current, creep, i_ref, _coupling(case), timings, start)
     cur, crp = sol.current, sol.creep
     log.info("%s: f_max = %.5f, Δp_max = %.4f MPa (%d Newton iterations)", case.name, cur.f_max,
              MPA.from_si(crp.dp_max), crp.newton_iterations)

@@ -24,7 +24,7 @@ from scipy.optimize import brentq
 from contour_fem.core.errors import ConvergenceError
 from contour_fem.core.units import FARADAY
 from contour_fem.fem.utils import owned
-from contour_fem.physics.creep import CreepProblem, CreepResult
+from contour_fem.physics.creep import CreepProblem, CreepResult, CreepStart
 from contour_fem.physics.criterion import FlatReference, growth_current
 from contour_fem.physics.current import CurrentProblem, CurrentResult
 
@@ -89,10 +89,10 @@ def _max_abs(comm: MPI.Comm, values: np.ndarray) -> float:
 
 def solve_current_and_creep(current: CurrentProblem, creep: CreepProblem, i_geo: float,
                             coupling: Coupling, timings: dict | None = None,
-                            warm_start=None) -> CoupledSolution:
+                            start: CreepStart | None = None) -> CoupledSolution:
     """Current and creep at ``i_geo`` (A/m²); with coupling, Picard iterations of the two.
 
-    ``warm_start`` is passed to the first creep solve (:meth:`CreepProblem.solve`).
+    ``start`` is passed to the first creep solve (:meth:`CreepProblem.solve`).
 
     Raises:
         ConvergenceError: If a solve or the Picard iteration fails.
@@ -101,7 +101,7 @@ def solve_current_and_creep(current: CurrentProblem, creep: CreepProblem, i_geo:
     t0 = time.perf_counter()
     cur = current.solve(i_geo)
     t1 = time.perf_counter()
-    crp = creep.solve(cur.interface_current, i_geo, warm_start=warm_start)
+    crp = creep.solve(cur.interface_current, i_geo, start=start)
     if timings is not None:
         timings["current"] = t1 - t0
         timings["creep"] = time.perf_counter() - t1

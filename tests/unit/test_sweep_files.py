@@ -200,3 +200,46 @@ def test_a_resolved_table_resolves_to_itself(repo):
     cfg = config.resolve(kin)
     assert cfg["kinetics"]["interfacial_resistance_ohm_cm2"] is None
     assert config.resolve(cfg) == cfg
+
+
+@serial_only
+def test_blocks_keep_the_cases_that_share_creep_solutions_together_in_ascending_n():
+    # One group runs the cases of one mesh and creep setting; within one current the n = 1 case
+    # comes first (its Newtonian solution starts the others) and n rises.
+    from contour_fem.studies.sweep.schedule import blocks
+
+    sweep = load_sweep({
+        "name": "share", "base": {"geometry": {"topography": "eggbox", "height_um": 25,
+                                               "separation_um": 150}},
+        "vary": {"creep.exponent": [6.56, 1, 3], "creep.slip": ["no-slip", "free-slip"],
+                 "kinetics.interfacial_resistance_ohm_cm2": [10, 30]},
+        "cases": [{}, {"geometry.height_um": 50}, {"mesh.resolution": "nonsense"}],
+    })
+    out = blocks(sweep.cases)
+    assert sum(len(b) for b in out) == len(sweep.cases) == 3 * 12
+    invalid = [b for b in out if b[0].config is None]
+    assert len(invalid) == 12 and all(len(b) == 1 for b in invalid)
+    valid = [b for b in out if b[0].config is not None]
+    assert len(valid) == 4  # two meshes × two slips
+    for block in valid:
+        cfgs = [c.config for c in block]
+        assert len({config.mesh_key(c) for c in cfgs}) == 1
+        assert len({c["creep"]["slip"] for c in cfgs}) == 1
+        r_int = [c["kinetics"]["interfacial_resistance_ohm_cm2"] for c in cfgs]
+        n = [c["creep"]["exponent"] for c in cfgs]
+        assert r_int == [10] * 3 + [30] * 3 and n == [1, 3, 6.56] * 2
+
+
+@serial_only
+def test_the_identification_grid_sweep_is_the_benchmarks_grid_of_its_sample():
+    # runs/identification_grid.toml times one sample's share of `contour-fem benchmark
+    # zhang2024`: its cases must be that benchmark's cases (the same configuration hashes).
+    from contour_fem.studies.experiment.run import Plan, base_table
+    from contour_fem.studies.experiment.schema import load_experiment
+
+    exp = load_experiment("zhang2024", True)
+    grid = Plan(exp, base_table(None, exp)).grid()
+    expected = {hashes["eggbox_H25S150"] for _, hashes in grid}
+    assert {c.hash for c in load_sweep(REPO / "runs" / "identification_grid.toml").cases
+            } == expected
+    assert len(expected) == 30

@@ -20,10 +20,11 @@ from contour_fem.mesh import create_cell_mesh
 from contour_fem.physics.creep import (
     NEWTON_VARIANTS,
     CreepProblem,
+    CreepStart,
     newton_variant,
     norton_viscosity,
 )
-from contour_fem.physics.creep import problem as creep_problem
+from contour_fem.physics.creep import continuation as creep_continuation
 from contour_fem.physics.current import solve_current
 from contour_fem.physics.parameters import Creep, Electrolyte, Kinetics, Operating
 
@@ -187,18 +188,92 @@ def test_a_warm_start_from_another_case_gives_the_cold_start_solution(eggbox_cas
     results = {}
     for label, warm in (("cold", False), ("warm", True)):
         prob = CreepProblem(cm, Creep(slip=slip), Operating(), prefix=f"creep_{label}_")
-        results[label] = prob.solve(other, I_REF, warm_start=before.state if warm else None)
+        start = CreepStart(other_data=before.state) if warm else None
+        results[label] = prob.solve(other, I_REF, start=start)
         prob.destroy()
     assert bool(results["warm"].history[-1].get("warm_start")) == (slip == "no-slip")
     assert results["warm"].dp_max == pytest.approx(results["cold"].dp_max, rel=1e-7)
     assert results["warm"].dp_max != pytest.approx(before.dp_max, rel=1e-3)  # new data
 
 
+@pytest.mark.parametrize("slip", ["no-slip", "free-slip"])
+def test_a_shared_newtonian_solution_gives_the_cold_start_solution(eggbox_case, slip):
+    # Sweeps hand the Newtonian solution of an n = 1 case to the cases that differ only in n:
+    # the solve then skips its own Newtonian solve and must follow the cold start step for step.
+    cm, cur = eggbox_case
+    newtonian = CreepProblem(cm, Creep(slip=slip, exponent=1.0), Operating(),
+                             prefix="creep_newtonian_")
+    base = newtonian.solve(cur.interface_current, I_REF)
+    newtonian.destroy()
+    assert base.newtonian is not None and np.array_equal(base.newtonian, base.state)
+    results = {}
+    for label, shared in (("cold", None), ("shared", base.newtonian)):
+        prob = CreepProblem(cm, Creep(slip=slip, exponent=3.0), Operating(),
+                            prefix=f"creep_{label}_")
+        results[label] = prob.solve(cur.interface_current, I_REF,
+                                    start=CreepStart(newtonian=shared))
+        prob.destroy()
+    cold, warm = results["cold"], results["shared"]
+    assert warm.history[0]["reason"] == "shared" and cold.history[0]["reason"] != "shared"
+    assert [h["iterations"] for h in warm.history[1:]] == [h["iterations"]
+                                                          for h in cold.history[1:]]
+    assert warm.dp_max == pytest.approx(cold.dp_max, rel=1e-12)
+    assert np.array_equal(warm.newtonian, base.newtonian)
+    # An n = 1 solve computes its own, and a vector of another size is not taken.
+    again = CreepProblem(cm, Creep(slip=slip, exponent=1.0), Operating(), prefix="creep_again_")
+    assert again.solve(cur.interface_current, I_REF, start=CreepStart(
+        newtonian=base.newtonian)).history[0]["reason"] != "shared"
+    again.destroy()
+    other = CreepProblem(cm, Creep(slip=slip, exponent=3.0), Operating(), prefix="creep_other_")
+    assert other.solve(cur.interface_current, I_REF, start=CreepStart(
+        newtonian=base.newtonian[:-1])).history[0]["reason"] != "shared"
+    other.destroy()
+
+
+@pytest.mark.parametrize("slip", ["no-slip", "free-slip"])
+def test_a_start_from_the_same_data_at_a_lower_exponent_gives_the_cold_start_solution(
+        eggbox_case, slip):
+    # With free slip a sweep starts n = 6.56 from the n = 3 solution of the same current (no
+    # slip ignores it: there the solution for other data at the same n is the better start).
+    cm, cur = eggbox_case
+    lower = CreepProblem(cm, Creep(slip=slip, exponent=3.0), Operating(), prefix="creep_n3_")
+    three = lower.solve(cur.interface_current, I_REF)
+    lower.destroy()
+    results = {}
+    for label, start in (("cold", None), ("lower", CreepStart(newtonian=three.newtonian,
+                                                                lower=(3.0, three.state)))):
+        prob = CreepProblem(cm, Creep(slip=slip, exponent=6.56), Operating(),
+                            prefix=f"creep_{label}_")
+        results[label] = prob.solve(cur.interface_current, I_REF, start=start)
+        prob.destroy()
+    assert (results["lower"].history[-1].get("from_n") == 3.0) == (slip == "free-slip")
+    assert results["lower"].dp_max == pytest.approx(results["cold"].dp_max, rel=1e-7)
+    assert results["cold"].dp_max != pytest.approx(three.dp_max, rel=1e-3)  # another n
+
+
+def test_a_prepared_problem_solves_another_case_as_a_new_one_would(eggbox_case):
+    # Sweeps reuse a block's creep problem (forms, matrices, symbolic factorisation) for cases
+    # that differ in n, the prefactor or the data; nothing of the earlier case may leak.
+    cm, cur = eggbox_case
+    reused = CreepProblem(cm, Creep(exponent=3.0), Operating(), prefix="creep_reused_")
+    reused.solve(cur.interface_current, I_REF)
+    law = Creep(exponent=6.56, prefactor=2.0 * Creep().prefactor)
+    again = reused.prepare(law, Operating(), 40).solve(cur.interface_current, I_REF)
+    fresh = CreepProblem(cm, law, Operating(), prefix="creep_fresh_")
+    new = fresh.solve(cur.interface_current, I_REF)
+    assert again.dp_max == pytest.approx(new.dp_max, rel=1e-10)
+    assert [h["iterations"] for h in again.history] == [h["iterations"] for h in new.history]
+    with pytest.raises(InputError, match="same slip"):
+        reused.prepare(Creep(slip="free-slip"), Operating(), 40)
+    reused.destroy()
+    fresh.destroy()
+
+
 def test_a_damped_primal_dual_solve_restarts_as_standard_newton(eggbox_case, monkeypatch):
     # With a threshold above every step length the first primal–dual step counts as damped:
     # the solve must restart from its initial iterate with standard Newton and give its result.
     cm, cur = eggbox_case
-    monkeypatch.setattr(creep_problem, "EXACT_BELOW_STEP", 2.0)
+    monkeypatch.setattr(creep_continuation, "EXACT_BELOW_STEP", 2.0)
     auto = CreepProblem(cm, Creep(slip="free-slip"), Operating(), prefix="creep_auto_")
     res = auto.solve(cur.interface_current, I_REF)
     auto.destroy()

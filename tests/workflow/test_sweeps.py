@@ -321,3 +321,28 @@ fields = false
             proc.wait()
     # The lock went with the process that held it: the folder can be resumed now.
     assert run_sweep(sweep, out, WORLD)["skipped"] == 6
+
+
+@serial_only
+def test_cases_that_differ_in_n_share_the_newtonian_solution_and_keep_the_cold_result(tmp_path):
+    # The n = 1 case hands its Newtonian solution to n = 3 and 6.56 of the same current, and with
+    # free slip n = 6.56 starts from n = 3: the numbers are a cold start's.
+    from contour_fem import config
+    from contour_fem.case import run_case
+
+    base = {"geometry": {"topography": "eggbox", "height_um": 25, "separation_um": 150},
+            "mesh": {"resolution": "coarse"}, "output": {"fields": False},
+            "creep": {"slip": "free-slip"}}
+    sweep = {"name": "share", "base": base, "vary": {"creep.exponent": [6.56, 3, 1]}}
+    out = tmp_path / "out"
+    assert run_sweep(sweep, out, WORLD)["done"] == 3
+    found = {r["name"]: r for r in results(out).values()}
+    for case in load_sweep(sweep).cases:
+        n = case.config["creep"]["exponent"]
+        history = json.loads((out / "cases" / case.hash / "run.json").read_text())[
+            "creep"]["continuation"]
+        assert (history[0]["reason"] == "shared") == (n > 1)
+        assert (history[-1].get("from_n") == 3) == (n == 6.56)
+        cold = run_case(config.build_case(case.config), WORLD)
+        assert found[case.name]["max_excess_pressure_MPa"] == pytest.approx(
+            cold.creep.dp_max / 1e6, rel=1e-7)

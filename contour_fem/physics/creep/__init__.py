@@ -5,9 +5,11 @@
 - :mod:`~.boundary`: interface, mirror-plane and bottom conditions, the pressure pin;
 - :mod:`~.stress`: the excess pressure and its datum, :class:`CreepResult`;
 - :mod:`~.preconditioner`: the block preconditioner of the iterative solver;
-- :mod:`~.problem`: :class:`CreepProblem`, its Newton solve and continuation in n.
+- :mod:`~.problem`: :class:`CreepProblem`, its forms and its solve;
+- :mod:`~.continuation`: Newton in n, and starts from other cases' solutions (:class:`CreepStart`).
 """
 
+from contour_fem.physics.creep.continuation import CreepStart
 from contour_fem.physics.creep.law import (
     dissipation_density,
     norton_viscosity,
@@ -29,6 +31,7 @@ __all__ = [
     "NEWTON_VARIANTS",
     "CreepProblem",
     "CreepResult",
+    "CreepStart",
     "dissipation_density",
     "newton_variant",
     "norton_viscosity",

@@ -36,14 +36,15 @@ import numpy as np
 import ufl
 from petsc4py import PETSc
 
-from contour_fem.core.errors import ConvergenceError, InputError
+from contour_fem.core.errors import InputError
 from contour_fem.core.units import FARADAY
 from contour_fem.fem.jit import compile_form
 from contour_fem.fem.newton import NewtonSolver
 from contour_fem.fem.petsc import SADDLE_POINT_PRESETS, preset
-from contour_fem.fem.utils import all_cells, assemble_global, dof_pairs
+from contour_fem.fem.utils import assemble_global, dof_pairs
 from contour_fem.mesh import CellMesh
 from contour_fem.physics.creep import boundary, law, stress
+from contour_fem.physics.creep.continuation import CreepStart, continue_in_n
 from contour_fem.physics.creep.preconditioner import creep_preconditioner
 from contour_fem.physics.creep.primal_dual import DualDirection
 from contour_fem.physics.parameters import Creep, Operating
@@ -57,19 +58,15 @@ NEWTON_VARIANTS = ("primal-dual", "standard")
 NEWTON_CHOICES = ("auto", *NEWTON_VARIANTS)
 #: Velocity degrees k of the Taylor–Hood pair Pk/Pk−1 (``[solver] creep_degree``).
 CREEP_DEGREES = (2, 3)
-#: Halvings of a continuation step in n before the solve is declared failed.
-MAX_HALVINGS = 6
-#: ``auto`` with free slip: a primal–dual step the line search would damp below this length
-#: ends the primal–dual attempt, and the Newton solve restarts with standard Newton.
-EXACT_BELOW_STEP = 0.25
 
 
 def newton_variant(choice: str, slip: str) -> tuple[str, bool]:
     """The linearisation a ``[solver] newton`` choice starts with, and whether it may turn exact.
 
     ``auto`` is primal–dual Newton. With free slip, a Newton solve whose primal–dual step the
-    line search would damp below :data:`EXACT_BELOW_STEP` restarts from its initial iterate
-    with standard Newton (the exact Jacobian), and the rest of the case stays standard.
+    line search would damp below
+    :data:`~contour_fem.physics.creep.continuation.EXACT_BELOW_STEP` restarts from its initial
+    iterate with standard Newton (the exact Jacobian), and the rest of the case stays standard.
     Primal–dual J is not the derivative of the residual, so its step need not decrease ‖F‖;
     with no slip the energy line search accepts its steps, but with free slip the line search
     has only ‖F‖ to go by (Nitsche's form is no gradient of Ψ̂), and there primal–dual steps
@@ -220,6 +217,8 @@ class CreepProblem:
                                    energy=self.energy if self.energy_line_search else None,
                                    constraint=self.constraint)
         self._warm = False  # True once a solution at the target exponent exists
+        #: The scaled Newtonian solution of the last solve's data (None if it had none).
+        self.newtonian_state: np.ndarray | None = None
         self.pc = (creep_preconditioner(self, prefix, options) if solver == "fieldsplit"
                    else None)
 
@@ -274,6 +273,28 @@ class CreepProblem:
         self.primal_dual.start()
         self.w.x.array[:] -= alpha * du.x.array
 
+    def prepare(self, creep: Creep, operating: Operating, max_it: int) -> CreepProblem:
+        """This problem, as new, for another case with the same forms (sweeps reuse it).
+
+        Only what no form holds may differ: the exponent, the prefactor and molar volume, the
+        operating point and the Newton iteration limit. Reusing the problem keeps its compiled
+        forms, matrices and the symbolic factorisation.
+
+        Raises:
+            InputError: If the slip or the bottom condition differ (they are in the forms).
+        """
+        if (creep.slip, creep.bottom) != (self.creep.slip, self.creep.bottom):
+            raise InputError("a creep problem is reused only with the same slip and bottom "
+                             "condition")
+        self.creep, self.operating = creep, operating
+        self.n_target = creep.exponent
+        self.prefactor = creep.prefactor_at(operating.temperature)
+        self.newton.max_it = max_it
+        self.newton.reset_reference()
+        self._warm = self._exact = False
+        self.newtonian_state = None
+        return self
+
     def destroy(self) -> None:
         """Free the PETSc solver objects (they hold callbacks into this object)."""
         self.newton.destroy()
@@ -300,7 +321,7 @@ class CreepProblem:
     def solve(self, plating: PlatingInput, geometric_current: float,
               continuation: list[float] | None = None,
               initial_guess: CreepProblem | None = None,
-              warm_start: np.ndarray | None = None) -> stress.CreepResult:
+              start: CreepStart | None = None) -> stress.CreepResult:
         """Solve the creep flow for the plating current ``plating`` (A/m²).
 
         Args:
@@ -310,12 +331,11 @@ class CreepProblem:
                 the Newtonian solution to the target, halving the step on failure).
             initial_guess: A solved problem on another (coarser) mesh of the same cell: Newton
                 starts from its solution (mesh sequencing), falling back to continuation.
-            warm_start: :attr:`CreepResult.state` of a solve on this same mesh with the same
-                exponent, slip and element (another current or R_int): after the Newtonian
-                solve, which sets the regularisation as in a cold start, Newton at the target
-                exponent starts from it instead of from the Newtonian solution, falling back
-                to that on failure. The result is the cold start's to the Newton tolerance.
-                Used with no slip only (free slip ignores it: it costs more steps than it saves).
+            start: Solutions of earlier cases on this same mesh object to start from
+                (:class:`~contour_fem.physics.creep.continuation.CreepStart`: the Newtonian
+                solution of the same data, the solution for other data, or the same data at a
+                lower exponent). They change where Newton starts, not the result (the cold
+                start's to the Newton tolerance); one that fails falls back to continuation.
 
         Raises:
             ConvergenceError: With the iteration history if Newton fails at the smallest step.
@@ -338,7 +358,7 @@ class CreepProblem:
             plate_speed = flux / self.bottom_area  # scaled, negative = downward
             self.plate.x.array[2::3] = plate_speed
             self.plate.x.scatter_forward()
-        history = _continue(self, continuation, initial_guess, warm_start)
+        history = continue_in_n(self, continuation, initial_guess, start)
         return stress.recover(self, geometric_current, plate_speed, history,
                               time.perf_counter() - t0)
 
@@ -362,127 +382,3 @@ class CreepProblem:
         u.x.array[:] = self.w.x.array[self.v_map]
         p.x.array[:] = self.w.x.array[self.p_map]
         return u, p
-
-
-def _solve_at(problem: CreepProblem, n: float, history: list[dict], reuse: bool = False) -> None:
-    """Newton at exponent ``n`` from the current iterate; appends to ``history``.
-
-    Raises:
-        ConvergenceError: If Newton fails (with the history so far).
-    """
-    problem.n_exp.value = n
-    floor = problem.newton.min_step
-
-    def attempt(min_step: float, reuse: bool) -> dict:
-        t0 = time.perf_counter()
-        problem.newton.min_step = min_step
-        try:
-            rep = problem.newton.solve(start=problem._start_dual, step=problem._update_dual,
-                                       reuse=reuse)
-        finally:
-            problem.newton.min_step = floor
-        standard = problem._exact or problem.primal_dual is None
-        return {"n": n, "iterations": rep.iterations, "linear_iterations": rep.linear_iterations,
-                "factorizations": rep.factorizations, "residuals": rep.residuals,
-                "steps": rep.steps, "reason": rep.reason, "converged": rep.converged,
-                "newton": "standard" if standard else "primal-dual",
-                "time_s": time.perf_counter() - t0}
-
-    if problem.may_turn_exact and not problem._exact:
-        start = problem.w.x.array.copy()
-        entry = attempt(EXACT_BELOW_STEP, reuse)
-        if entry["reason"] == "line_search":
-            log.debug("creep n=%.3g: primal-dual step damped below %g after %d steps; "
-                      "standard Newton from the start", n, EXACT_BELOW_STEP,
-                      entry["iterations"])
-            history.append({**entry, "reason": "damped"})
-            problem.w.x.array[:] = start
-            problem._exact = True
-            entry = attempt(floor, reuse=False)
-    else:
-        entry = attempt(floor, reuse)
-    history.append(entry)
-    log.debug("creep n=%.3g: %d Newton its (%d factorisations), %s", n, entry["iterations"],
-              entry["factorizations"], entry["reason"])
-    if not entry["converged"]:
-        raise ConvergenceError(
-            f"creep Newton did not converge at n = {n:.3g} ({entry['reason']}) after "
-            f"{entry['iterations']} iterations; residuals "
-            f"{[f'{r:.3g}' for r in entry['residuals']]}",
-            history=history,
-        )
-
-
-def _continue(problem: CreepProblem, continuation: list[float] | None,
-              initial_guess: CreepProblem | None,
-              warm_start: np.ndarray | None = None) -> list[dict]:
-    """Newton from a warm start, or continuation in n from the Newtonian solution."""
-    steps = [*(continuation or []), problem.n_target]
-    history: list[dict] = []
-    pending = []
-    if initial_guess is not None and initial_guess._warm:
-        problem.set_reference()
-        _interpolate_solution(problem, initial_guess)
-        problem.eps0.value = initial_guess.eps0.value  # the same flow: the same regularisation
-        problem._warm = True
-    if problem._warm:
-        # Warm start from the last solution (coupling and root-finding re-solves).
-        backup = problem.w.x.array.copy()
-        try:
-            _solve_at(problem, problem.n_target, history, reuse=True)
-        except ConvergenceError:
-            problem.w.x.array[:] = backup
-            problem._warm = False
-    if not problem._warm:
-        problem.w.x.array[:] = 0.0
-        problem.newton.reset_reference()  # the cold start's residual is the data's scale
-        _solve_at(problem, 1.0, history)  # Newtonian: independent of ε̂₀
-        problem.eps0.value = problem.regularisation * problem.flow_rate()
-        pending = [s for s in steps if s > 1.0]
-        # Free slip takes no warm start: Nitsche imposes the other case's interface data only
-        # weakly, and from its solution Newton needed 2-3× the steps of a cold start, or failed
-        # (the frustum H25S150 of the zhang2024 identification, docs/performance.md).
-        if (warm_start is not None and pending and problem.creep.slip == "no-slip"
-                and warm_start.shape == problem.w.x.array.shape):
-            newtonian = problem.w.x.array.copy()
-            problem.w.x.array[:] = warm_start
-            try:
-                _solve_at(problem, problem.n_target, history)
-                history[-1]["warm_start"] = True
-                pending = []
-            except ConvergenceError:
-                problem.w.x.array[:] = newtonian
-    current_n = 1.0
-    failures = 0
-    while pending:
-        target = pending[0]
-        backup = problem.w.x.array.copy()
-        try:
-            _solve_at(problem, target, history)
-        except ConvergenceError:
-            problem.w.x.array[:] = backup
-            failures += 1
-            if failures > MAX_HALVINGS:
-                raise ConvergenceError(
-                    f"creep Newton failed at n = {target:.3g} after {failures - 1} halvings "
-                    f"of the continuation step (last step {target - current_n:.2g})",
-                    history=history) from None
-            pending.insert(0, 0.5 * (current_n + target))
-            continue
-        current_n = target
-        pending.pop(0)
-    problem._warm = True
-    return history
-
-
-def _interpolate_solution(problem: CreepProblem, other: CreepProblem) -> None:
-    """Scaled velocity and pressure of ``other`` (another mesh) as ``problem``'s iterate."""
-    cells = all_cells(problem.sub.mesh)
-    for mine, dofs, theirs in zip((problem.V, problem.Q), (problem.v_map, problem.p_map),
-                                  other.fields(), strict=True):
-        data = dolfinx.fem.create_interpolation_data(mine, theirs.function_space, cells,
-                                                     padding=1e-8 * problem.length)
-        target = dolfinx.fem.Function(mine)
-        target.interpolate_nonmatching(theirs, cells, data)
-        problem.w.x.array[dofs] = target.x.array
-    problem.w.x.scatter_forward()

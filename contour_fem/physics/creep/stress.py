@@ -39,6 +39,8 @@ class CreepResult:
         history: One entry per continuation step (n, iterations, residual norms).
         state: The scaled solution vector (local dofs, ghosts included): a warm start for a
             case on the same mesh object that differs only in its data (sweeps).
+        newtonian: The scaled Newtonian (n = 1) solution of this solve's data, if the solve
+            had one: the start of a case on the same mesh object that differs only in n.
 
     """
 
@@ -57,6 +59,7 @@ class CreepResult:
     wall_time_s: float
     extra: dict = field(default_factory=dict)
     state: np.ndarray | None = field(default=None, repr=False)
+    newtonian: np.ndarray | None = field(default=None, repr=False)
 
     def summary(self) -> dict:
         """Scalars only, JSON-friendly (user units in the key names)."""
@@ -172,4 +175,5 @@ def recover(problem, i_geo: float, plate_speed: float, history: list[dict],
         history=history,
         wall_time_s=elapsed,
         state=problem.w.x.array.copy(),
+        newtonian=problem.newtonian_state,
     )

@@ -103,9 +103,9 @@ class Plan:
     def grid(self) -> list[tuple[dict, dict[str, str]]]:
         """(field values, sample → hash) of every grid point.
 
-        Cases are registered sample by sample, the first unknown varying fastest: a sweep group
-        then often solves the same mesh with only the data changed (R_int), and starts Newton
-        from the previous solution (:func:`contour_fem.studies.sweep.runner.run_sweep`).
+        Cases are registered sample by sample. The sweep runs the cases of one mesh and creep
+        setting on one group, by current and by ascending n within a current, so that cases
+        start from each other's creep solutions (:mod:`contour_fem.studies.sweep.schedule`).
         """
         names = set(self.exp.grid_samples())
         points = idf.field_grid(self.exp)

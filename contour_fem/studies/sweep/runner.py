@@ -3,9 +3,12 @@
 ``ranks_per_case = k`` splits the world communicator into ``size / k`` groups of ``k`` ranks
 (``comm.Split(color=rank // k)``). Groups take cases dynamically: a group's leader claims the
 next case in the store (:meth:`CaseStore.claim`) and broadcasts the outcome to its group, so long
-and short cases balance. ``task_index = i, task_count = m`` (Slurm job arrays) first restricts the
-sweep to the cases whose position in the hash-sorted case list is ``i`` modulo ``m``; the tasks
-may run at the same time in the same ``OUT`` (:class:`InvocationLock`). Each group keeps up to
+and short cases balance. Cases that can share creep solutions (one mesh and creep setting:
+:func:`~.schedule.blocks`) are one group's: the group that claims the first of them claims the
+rest as it goes, and the others skip them. ``task_index = i, task_count = m`` (Slurm job
+arrays) first restricts the sweep to the cases whose position in the hash-sorted case list is
+``i`` modulo ``m``; the tasks may run at the same time in the same ``OUT``
+(:class:`InvocationLock`). Each group keeps up to
 :data:`MESH_CACHE_SIZE` meshes in memory, keyed by :func:`contour_fem.config.mesh_key`, so cases
 that differ only in physics reuse their mesh. Before the groups start, world rank 0 compiles the
 forms once (a tiny flat coarse variant of the first case, on ``MPI.COMM_SELF``) so that the groups
@@ -39,7 +42,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from contour_fem import config
-from contour_fem.case import run_case
+from contour_fem.case import creep_problem, run_case
 from contour_fem.core.errors import (
     ContourFemError,
     ConvergenceError,
@@ -55,6 +58,7 @@ from contour_fem.io.output import open_store
 from contour_fem.io.results import write_case_result
 from contour_fem.mesh import create_cell_mesh
 from contour_fem.studies.sweep.grammar import Sweep, SweepCase, load_sweep, task_slice
+from contour_fem.studies.sweep.schedule import Handover, blocks, problem_key
 from contour_fem.studies.sweep.store import CaseStore, InvocationLock, now
 
 log = logging.getLogger(__name__)
@@ -116,13 +120,6 @@ class _MeshCache:
         self._meshes.clear()
 
 
-def _creep_key(mesh_key: str, cfg: dict) -> tuple:
-    """What a creep state carries over between cases: the mesh and the creep problem's form."""
-    creep, sol = cfg["creep"], cfg["solver"]
-    return (mesh_key, creep["exponent"], creep["slip"], creep["bottom"], sol["creep_degree"],
-            sol["quadrature_degree"], sol["creep"], sol["newton"], sol["regularisation"])
-
-
 def _collect_garbage(group: MPI.Comm) -> None:
     """Free PETSc objects of the finished case together on every rank of the group."""
     gc.collect()
@@ -141,9 +138,10 @@ class _Group:
         self.world_ranks = self.comm.allgather(world.rank)
         self.leader = self.comm.rank == 0
         self.meshes = _MeshCache(MESH_CACHE_SIZE)
-        # Creep states of finished cases, by mesh and creep setting: a case that differs from
-        # one before it only in data (R_int, the current) starts Newton from its solution.
-        self.states: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+        # Creep solutions of finished cases that later cases start from (:mod:`.schedule`).
+        self.handover = Handover(4 * MESH_CACHE_SIZE)
+        # The creep problem of the block being run (one: its factors can take a gigabyte).
+        self.problem: tuple[tuple, Any, Any] | None = None  # (problem key, mesh, problem)
         self.solved: list[dict] = []
 
     def claim(self, case: SweepCase) -> bool:
@@ -172,15 +170,10 @@ class _Group:
             if mesh is None:
                 mesh = create_cell_mesh(self.comm, built.topography, built.cell)
                 self.meshes.put(key, mesh)
-            physics = _creep_key(key, case.config)
-            kept = self.states.get(physics)
-            warm = kept[1] if kept is not None and kept[0] is mesh else None
-            result = run_case(built, self.comm, mesh=mesh, warm_start=warm)
-            if result.creep.state is not None:
-                self.states[physics] = (mesh, result.creep.state)
-                self.states.move_to_end(physics)
-                while len(self.states) > 4 * MESH_CACHE_SIZE:
-                    self.states.popitem(last=False)
+            result = run_case(built, self.comm, mesh=mesh,
+                              start=self.handover.start(case.config, mesh),
+                              problem=self._problem(case.config, built, mesh))
+            self.handover.record(case.config, mesh, result.creep)
             output = case.config["output"]
             write_case_result(result, stage, config=case.config, fields=output["fields"],
                               coordinates=output["coordinates"])
@@ -192,6 +185,8 @@ class _Group:
         # Every rank learns whether any rank failed; the leader keeps the first report.
         errors = self.comm.allgather(error)
         error = next((e for e in errors if e is not None), None)
+        if error is not None:
+            self._drop_problem()  # a failed solve leaves nothing to reuse
         _collect_garbage(self.comm)
         elapsed = time.perf_counter() - t0
         if self.leader:
@@ -231,9 +226,23 @@ class _Group:
         log.warning("%s failed (%s): %s", case.name, error["type"], error["reason"])
         return error
 
+    def _problem(self, cfg: dict, built, mesh):
+        """The creep problem for this case: the block's, or a new one (collective)."""
+        key = problem_key(cfg)
+        if self.problem is None or self.problem[0] != key or self.problem[1] is not mesh:
+            self._drop_problem()
+            self.problem = (key, mesh, creep_problem(built, mesh))
+        return self.problem[2]
+
+    def _drop_problem(self) -> None:
+        if self.problem is not None:
+            self.problem[2].destroy()
+            self.problem = None
+
     def free(self) -> None:
+        self._drop_problem()
         self.meshes.clear()
-        self.states.clear()
+        self.handover.clear()
         _collect_garbage(self.comm)
         self.comm.Free()
 
@@ -371,16 +380,23 @@ def _run(inv: Invocation, comm: MPI.Comm) -> dict:
     t_cases = time.time()
     fatal = None  # an error of the sweep machinery (not of a case): stop this group cleanly
     try:
-        for case in todo:
-            try:
-                claimed = group.claim(case)
-            except OSError as exc:
-                fatal = f"cannot claim case {case.hash} in {inv.store.out}: {exc}"
+        for block in blocks(todo):
+            mine = False
+            for case in block:
+                try:
+                    claimed = group.claim(case)
+                except OSError as exc:
+                    fatal = f"cannot claim case {case.hash} in {inv.store.out}: {exc}"
+                    break
+                if not claimed and not mine:
+                    break  # another group took the block's first case: the block is its own
+                if claimed:
+                    mine = True
+                    counts[group.run(case)] += 1
+                    if comm.rank == 0:
+                        _log_progress(inv, todo, t_cases)
+            if fatal:
                 break
-            if claimed:
-                counts[group.run(case)] += 1
-                if comm.rank == 0:
-                    _log_progress(inv, todo, t_cases)
     finally:
         leader = group.leader
         record = {"group": group.group_id, "world_ranks": group.world_ranks,
