@@ -114,6 +114,8 @@ class NewtonSolver:
         #: The reference residual R of the relative test (None: the next solve's first ‖F‖).
         self.reference: float | None = None
         self._factored = False
+        # The ``constant_jacobian`` tag of the solve whose Jacobian the factors (and A) hold.
+        self._factors_tag: object = None
         # With constraints the Krylov solver sees the reduced system: Â = PᵀJP (kept across
         # steps, so factors can be lagged), F̂ = PᵀF, and the step δ = P·δ̂.
         self.mpc = constraint
@@ -183,7 +185,7 @@ class NewtonSolver:
 
     def solve(self, start: Callable[[], None] | None = None,
               step: Callable[[dolfinx.fem.Function, float], None] | None = None,
-              reuse: bool = False) -> NewtonReport:
+              reuse: bool = False, constant_jacobian: object = None) -> NewtonReport:
         """Newton from the current ``u`` with its Dirichlet values imposed first.
 
         Args:
@@ -192,6 +194,10 @@ class NewtonSolver:
                 the update ``u += alpha·du`` is made (e.g. to update auxiliary variables).
             reuse: The first step may use the factors of the previous solve (for re-solves of
                 a slightly changed problem from its old solution).
+            constant_jacobian: A tag the caller gives when the Jacobian of this solve depends
+                on neither the iterate nor anything the caller changes between solves with the
+                same tag (a linear problem with new data). If the factors are those of the
+                last solve with this tag, the first step neither assembles nor factorises.
 
         Returns:
             The report; ``converged`` is False on failure (nothing is raised).
@@ -202,6 +208,9 @@ class NewtonSolver:
         rep = NewtonReport(converged=False, reason="max_it")
         rep.residuals.append(r)
         r0, lag_ok = r, reuse and self._factored
+        same = constant_jacobian is not None and constant_jacobian == self._factors_tag
+        if not same:
+            self._factors_tag = None  # this solve assembles another Jacobian
         if self.reference is None:
             self.reference = r0
         while True:
@@ -213,14 +222,19 @@ class NewtonSolver:
                 break
             if rep.iterations >= self.max_it:
                 break
-            self._assemble_jacobian()
-            its, fresh = self._linear_solve(self.lag and lag_ok)
+            if same and rep.iterations == 0:
+                its, fresh = self._linear_solve(True)  # A and its factors are this Jacobian
+            else:
+                self._assemble_jacobian()
+                its, fresh = self._linear_solve(self.lag and lag_ok)
             rep.linear_iterations += its
             if self.ksp.getConvergedReason() <= 0:
                 rep.reason = "linear_solve"
                 break
             rep.factorizations += int(fresh)
             self._factored = True
+            if fresh:
+                self._factors_tag = constant_jacobian
             if self.du.x.petsc_vec.norm() <= self.stol * self.x.norm():
                 # The full Newton step is below round-off of the iterate: converged even if the
                 # residual sits on its round-off floor (surfaces of small amplitude).

@@ -204,9 +204,10 @@ def test_a_resolved_table_resolves_to_itself(repo):
 
 @serial_only
 def test_blocks_keep_the_cases_that_share_creep_solutions_together_in_ascending_n():
-    # One group runs the cases of one mesh and creep setting; within one current the n = 1 case
-    # comes first (its Newtonian solution starts the others) and n rises.
-    from contour_fem.studies.sweep.schedule import blocks
+    # One group runs the cases of one mesh and creep setting by ascending n: every current's
+    # n = 1 case comes before the cases that take its Newtonian solution, and the n = 1 cases
+    # follow one another (they share one factorisation).
+    from contour_fem.studies.sweep.schedule import Handover, blocks, data_count
 
     sweep = load_sweep({
         "name": "share", "base": {"geometry": {"topography": "eggbox", "height_um": 25,
@@ -227,7 +228,12 @@ def test_blocks_keep_the_cases_that_share_creep_solutions_together_in_ascending_
         assert len({c["creep"]["slip"] for c in cfgs}) == 1
         r_int = [c["kinetics"]["interfacial_resistance_ohm_cm2"] for c in cfgs]
         n = [c["creep"]["exponent"] for c in cfgs]
-        assert r_int == [10] * 3 + [30] * 3 and n == [1, 3, 6.56] * 2
+        assert n == [1, 1, 3, 3, 6.56, 6.56] and r_int == [10, 30] * 3
+        assert data_count(block) == 2
+    handover = Handover(1)
+    handover.reserve(3)
+    handover.reserve(2)
+    assert handover.size == 3
 
 
 @serial_only

@@ -269,6 +269,32 @@ def test_a_prepared_problem_solves_another_case_as_a_new_one_would(eggbox_case):
     fresh.destroy()
 
 
+@pytest.mark.parametrize("slip", ["no-slip", "free-slip"])
+def test_newtonian_solves_on_one_problem_share_one_factorisation(eggbox_case, slip):
+    # At n = 1 the Jacobian is the Stokes operator for any data: a sweep block's n = 1 cases
+    # factorise it once, and each gets a new problem's solution. A solve at another n assembles
+    # other Jacobians, so the next Newtonian solve factorises again.
+    cm, cur = eggbox_case
+    other = solve_current(cm, Electrolyte(), Kinetics(interfacial_resistance=1e-4), I_REF)
+    newtonian = Creep(slip=slip, exponent=1.0)
+    reused = CreepProblem(cm, newtonian, Operating(), prefix="creep_shared_lu_")
+    first = reused.solve(cur.interface_current, I_REF)
+    again = reused.prepare(newtonian, Operating(), 40).solve(other.interface_current, I_REF)
+    fresh = CreepProblem(cm, newtonian, Operating(), prefix="creep_own_lu_")
+    new = fresh.solve(other.interface_current, I_REF)
+    fresh.destroy()
+    assert first.history[0]["factorizations"] == 1 and new.history[0]["factorizations"] == 1
+    assert again.history[0]["factorizations"] == 0 and again.history[0]["converged"]
+    assert again.dp_max == pytest.approx(new.dp_max, rel=1e-12)
+    assert again.dp_max != pytest.approx(first.dp_max, rel=1e-3)  # other data
+    reused.prepare(Creep(slip=slip, exponent=3.0), Operating(), 40).solve(
+        cur.interface_current, I_REF)
+    last = reused.prepare(newtonian, Operating(), 40).solve(other.interface_current, I_REF)
+    assert last.history[0]["factorizations"] == 1
+    assert last.dp_max == pytest.approx(new.dp_max, rel=1e-12)
+    reused.destroy()
+
+
 def test_a_damped_primal_dual_solve_restarts_as_standard_newton(eggbox_case, monkeypatch):
     # With a threshold above every step length the first primal–dual step counts as damped:
     # the solve must restart from its initial iterate with standard Newton and give its result.

@@ -17,7 +17,9 @@ the Newton tolerance:
   Newton steps instead of 18 for the egg-box H25S150 at n = 6.56 from R_int 70 to 17 Ω·cm²),
   but the same data at n' = 3 is a good one (10 steps; docs/performance.md).
 
-A problem that has solved once re-solves from its own solution (coupling, root finding).
+A problem that has solved once re-solves from its own solution (coupling, root finding). The
+Newtonian problem is linear, with one matrix for all data: consecutive Newtonian solves on one
+problem (a sweep block's n = 1 cases) factorise it once.
 """
 
 from __future__ import annotations
@@ -78,8 +80,11 @@ def solve_at(problem: CreepProblem, n: float, history: list[dict], reuse: bool =
         t0 = time.perf_counter()
         problem.newton.min_step = min_step
         try:
+            # At n = 1 the Jacobian is the Stokes operator, the same for every iterate and data
+            # (η̂ = L/3, m = 0): Newtonian solves on one problem share its factors.
             rep = problem.newton.solve(start=problem._start_dual, step=problem._update_dual,
-                                       reuse=reuse)
+                                       reuse=reuse,
+                                       constant_jacobian="newtonian" if n == 1.0 else None)
         finally:
             problem.newton.min_step = floor
         standard = problem._exact or problem.primal_dual is None

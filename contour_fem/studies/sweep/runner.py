@@ -58,7 +58,7 @@ from contour_fem.io.output import open_store
 from contour_fem.io.results import write_case_result
 from contour_fem.mesh import create_cell_mesh
 from contour_fem.studies.sweep.grammar import Sweep, SweepCase, load_sweep, task_slice
-from contour_fem.studies.sweep.schedule import Handover, blocks, problem_key
+from contour_fem.studies.sweep.schedule import Handover, blocks, data_count, problem_key
 from contour_fem.studies.sweep.store import CaseStore, InvocationLock, now
 
 log = logging.getLogger(__name__)
@@ -381,6 +381,7 @@ def _run(inv: Invocation, comm: MPI.Comm) -> dict:
     fatal = None  # an error of the sweep machinery (not of a case): stop this group cleanly
     try:
         for block in blocks(todo):
+            group.handover.reserve(data_count(block))
             mine = False
             for case in block:
                 try:

@@ -12,9 +12,12 @@ A group keeps the creep solutions of its finished cases (:class:`Handover`):
 Both need the earlier case on the same group, and cases with the same :func:`problem_key` can
 also share the creep problem itself (its compiled forms, matrices and symbolic factorisation),
 so cases that can share are run by one group as a *block* (:func:`blocks`): the cases of one
-mesh and one creep setting (all but the exponent), in sweep order by their data, and by
-ascending exponent within the same data, so that the n = 1 case of a current comes before the
-cases that take its Newtonian solution, and n = 3 before n = 6.56.
+mesh and one creep setting (all but the exponent), by ascending exponent and, within one
+exponent, by their data in sweep order. So the n = 1 case of a current comes before the cases
+that take its Newtonian solution, n = 3 before n = 6.56, and the Newtonian solves of all the
+block's data follow one another: their Jacobian is the same matrix (it depends on neither the
+iterate nor the data at n = 1), so they share one factorisation
+(:func:`~contour_fem.physics.creep.continuation.solve_at`).
 """
 
 from __future__ import annotations
@@ -59,7 +62,11 @@ def _block_key(case: SweepCase) -> tuple:
 
 
 def blocks(cases: list[SweepCase]) -> list[list[SweepCase]]:
-    """The cases as blocks a group runs in order (blocks in the order of their first case)."""
+    """The cases as blocks a group runs in order (blocks in the order of their first case).
+
+    The :class:`Handover` of a group that runs a block must keep the solutions of all its data
+    (:func:`data_count`): a block runs every data at one exponent before the next.
+    """
     grouped: dict[tuple, list[SweepCase]] = {}
     for case in cases:
         grouped.setdefault(_block_key(case), []).append(case)
@@ -68,12 +75,14 @@ def blocks(cases: list[SweepCase]) -> list[list[SweepCase]]:
         if members[0].config is None:
             out.append(members)
             continue
-        by_data: dict[str, list[SweepCase]] = {}
-        for case in members:
-            by_data.setdefault(newtonian_key(case.config), []).append(case)
-        out.append([c for same in by_data.values()
-                    for c in sorted(same, key=lambda c: float(c.config["creep"]["exponent"]))])
+        # A stable sort: within one exponent the data stay in sweep order.
+        out.append(sorted(members, key=lambda c: float(c.config["creep"]["exponent"])))
     return out
+
+
+def data_count(block: list[SweepCase]) -> int:
+    """How many different data (all but the exponent) a block holds."""
+    return len({newtonian_key(c.config) for c in block if c.config is not None})
 
 
 class Handover:
@@ -87,6 +96,10 @@ class Handover:
         self.size = size
         self.states: OrderedDict[tuple, tuple] = OrderedDict()  # creep key → (mesh, w)
         self.solutions: OrderedDict[str, tuple] = OrderedDict()  # data → (mesh, {n: w})
+
+    def reserve(self, count: int) -> None:
+        """Keep at least ``count`` entries of each kind (the data of the next block)."""
+        self.size = max(self.size, count)
 
     def _keep(self, store: OrderedDict, key, mesh, value) -> None:
         store[key] = (mesh, value)
