@@ -34,11 +34,6 @@ def _wrap(x: np.ndarray, period: float) -> np.ndarray:
     return x - period * np.floor(x / period + 0.5)
 
 
-def _sign(x: np.ndarray, period: float) -> np.ndarray:
-    """sign(x), 0 within round-off of 0 (on a mirror plane the slope must not pick a side)."""
-    return np.where(np.abs(x) <= KINK_TOLERANCE * period, 0.0, np.sign(x))
-
-
 @functools.lru_cache(maxsize=64)
 def _area_ratio_numeric(topo: Topography, points: int) -> float:
     return topo._midpoint_area_ratio(points)
@@ -319,7 +314,14 @@ class Frustum(Topography):
 
     def _eval(self, x, y):
         xw, yw = _wrap(x, self.period), _wrap(y, self.period)
-        ax, ay = np.abs(xw), np.abs(yw)
+        # |x| and |y| rounded at 0 with the corner radius too. Near the apex the rounded max below
+        # depends on both (its diagonal fillet reaches the mirror planes there), so with plain
+        # |x| a rounded pyramid kept a kink across x = 0 and y = 0 within ~r/2 of its apex (slope
+        # jump up to 0.1 at r = 2 µm, H25S150). Elsewhere m does not depend on the smaller of
+        # |x| and |y|, and on a frustum's flat top p is constant: both are unchanged.
+        tol = KINK_TOLERANCE * self.period
+        ax, sx = rounded_abs(xw, 1.0, self.corner_radius, tolerance=tol)
+        ay, sy = rounded_abs(yw, 1.0, self.corner_radius, tolerance=tol)
         s = self.flank_slope
         # Rounded max(|x|, |y|): the diagonal ridge gets a fillet of the same radius.
         d = ax - ay
@@ -329,14 +331,16 @@ class Frustum(Topography):
         m = 0.5 * (ax + ay) + ra / math.sqrt(2.0)
         dm_dax = 0.5 + 0.5 * dra
         dm_day = 0.5 - 0.5 * dra
-        # Rounding can push m past S/2 at the cell corner: fold back (the profile is even there).
+        # Rounding can push m past S/2 near the cell corner: hold it at the ridge, where the
+        # profile's slope is 0, so h stays C¹ (folding m back kept a kink across x = S/2 and
+        # y = S/2 at a pyramid's corner, where m depends on the |x| that peaks there).
         over = m > 0.5 * self.period
-        p, dp = self._profile(np.where(over, self.period - m, m))
-        dp = np.where(over, -dp, dp)
+        p, dp = self._profile(np.where(over, 0.5 * self.period, m))
+        dp = np.where(over, 0.0, dp)
         # SE apexes point down into the Li: the interface is lowest at the apex.
         h = 0.5 * self.height - p
-        hx = -dp * dm_dax * _sign(xw, self.period)
-        hy = -dp * dm_day * _sign(yw, self.period)
+        hx = -dp * dm_dax * sx
+        hy = -dp * dm_day * sy
         return h, hx, hy
 
     def area_ratio(self) -> float:

@@ -313,6 +313,33 @@ def test_a_damped_primal_dual_solve_restarts_as_standard_newton(eggbox_case, mon
     exact.destroy()
 
 
+def test_a_problem_damped_at_an_exponent_starts_later_solves_there_as_standard_newton(
+        eggbox_case, monkeypatch):
+    # A sweep block's other data at an exponent where primal–dual was damped start as its
+    # restart would, with standard Newton from the initial iterate; the result is the same.
+    cm, cur = eggbox_case
+    monkeypatch.setattr(creep_continuation, "EXACT_BELOW_STEP", 2.0)
+    other = solve_current(cm, Electrolyte(), Kinetics(interfacial_resistance=1e-4), I_REF)
+    law = Creep(slip="free-slip")
+    block = CreepProblem(cm, law, Operating(), prefix="creep_block_")
+    first = block.solve(cur.interface_current, I_REF)
+    # Every step is "damped" here, so the first solve, the Newtonian one, restarts, and the
+    # rest of the case stays standard.
+    assert [e["reason"] for e in first.history].count("damped") == 1
+    assert block.damped_exponents == {1.0}
+    second = block.prepare(law, Operating(), 40).solve(other.interface_current, I_REF)
+    block.destroy()
+    final = second.history[-1]
+    assert "damped" not in [e["reason"] for e in second.history]
+    assert second.history[0]["damped_before"] and second.history[0]["newton"] == "standard"
+    assert final["newton"] == "standard" and final["converged"]
+    fresh = CreepProblem(cm, law, Operating(), prefix="creep_own_damped_")
+    cold = fresh.solve(other.interface_current, I_REF)
+    fresh.destroy()
+    assert cold.history[-1]["iterations"] == final["iterations"]
+    assert second.dp_max == pytest.approx(cold.dp_max, rel=1e-10)
+
+
 def test_auto_newton_may_turn_standard_only_with_free_slip():
     assert newton_variant("auto", "no-slip") == ("primal-dual", False)
     assert newton_variant("auto", "free-slip") == ("primal-dual", True)

@@ -94,7 +94,12 @@ def solve_at(problem: CreepProblem, n: float, history: list[dict], reuse: bool =
                 "newton": "standard" if standard else "primal-dual",
                 "time_s": time.perf_counter() - t0}
 
-    if problem.may_turn_exact and not problem._exact:
+    if problem.may_turn_exact and not problem._exact and n in problem.damped_exponents:
+        # Primal–dual Newton was damped at this n for other data on this problem (a sweep
+        # block): start where its restart would, with standard Newton from the initial iterate.
+        problem._exact = True
+        entry = {**attempt(floor, reuse), "damped_before": True}
+    elif problem.may_turn_exact and not problem._exact:
         start = problem.w.x.array.copy()
         entry = attempt(EXACT_BELOW_STEP, reuse)
         if entry["reason"] == "line_search":
@@ -104,6 +109,7 @@ def solve_at(problem: CreepProblem, n: float, history: list[dict], reuse: bool =
             history.append({**entry, "reason": "damped"})
             problem.w.x.array[:] = start
             problem._exact = True
+            problem.damped_exponents.add(n)
             entry = attempt(floor, reuse=False)
     else:
         entry = attempt(floor, reuse)

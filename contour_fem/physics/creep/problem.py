@@ -66,7 +66,8 @@ def newton_variant(choice: str, slip: str) -> tuple[str, bool]:
     ``auto`` is primal–dual Newton. With free slip, a Newton solve whose primal–dual step the
     line search would damp below
     :data:`~contour_fem.physics.creep.continuation.EXACT_BELOW_STEP` restarts from its initial
-    iterate with standard Newton (the exact Jacobian), and the rest of the case stays standard.
+    iterate with standard Newton (the exact Jacobian), and the rest of the case stays standard;
+    so do later solves at that exponent on the same problem (a sweep block's other data).
     Primal–dual J is not the derivative of the residual, so its step need not decrease ‖F‖;
     with no slip the energy line search accepts its steps, but with free slip the line search
     has only ‖F‖ to go by (Nitsche's form is no gradient of Ψ̂), and there primal–dual steps
@@ -123,6 +124,9 @@ class CreepProblem:
     ):
         newton, self.may_turn_exact = newton_variant(newton, creep.slip)
         self._exact = False  # primal–dual Newton turned standard for the rest of this solve
+        #: Exponents at which a primal–dual solve on this problem was damped and restarted:
+        #: later solves at them (other data, :meth:`prepare`) start with standard Newton.
+        self.damped_exponents: set[float] = set()
         if degree not in CREEP_DEGREES:
             raise InputError(f"creep velocity degree must be 2 or 3, got {degree!r}")
         self.cell, self.creep, self.operating = cell, creep, operating
@@ -278,7 +282,9 @@ class CreepProblem:
 
         Only what no form holds may differ: the exponent, the prefactor and molar volume, the
         operating point and the Newton iteration limit. Reusing the problem keeps its compiled
-        forms, matrices and the symbolic factorisation.
+        forms, matrices and the symbolic factorisation, the factors of its Newtonian operator,
+        and the exponents at which primal–dual Newton was damped (``auto`` with free slip: a
+        solve at such an exponent starts with standard Newton, where the restart would).
 
         Raises:
             InputError: If the slip or the bottom condition differ (they are in the forms).

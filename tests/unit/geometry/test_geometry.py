@@ -106,6 +106,36 @@ def test_corner_radius_makes_the_gradient_continuous():
     assert 0 < sharp.area_ratio() - round_.area_ratio() < 5e-3
 
 
+@pytest.mark.parametrize("topo", [t for t in all_topographies()[1:]
+                                  if getattr(t, "corner_radius", 1.0) > 0], ids=lambda t: t.kind)
+def test_the_slope_across_a_mirror_plane_vanishes_on_it(topo):
+    # Mirror planes take u·n = 0: a smooth interface must meet them at a right angle (a sharp
+    # apex is a point of four facets). A rounded pyramid once kept a kink across x = 0 within
+    # ~r/2 of its apex (slope 0.05 on each side).
+    eps = 1e-10
+    along = np.linspace(0.0, S / 2, 3001)  # includes the apex and 0.05 µm steps near it
+    for plane in (0.0, S / 2):
+        gx = topo.gradient(np.full_like(along, plane + eps), along)[0]
+        gy = topo.gradient(along, np.full_like(along, plane + eps))[1]
+        assert np.max(np.abs(gx)) < 1e-4 and np.max(np.abs(gy)) < 1e-4
+
+
+def test_a_rounded_pyramid_is_smooth_at_its_apex():
+    round_ = Pyramid(height=25 * UM, period=S, corner_radius=2 * UM)
+    r = np.linspace(0.0, 3 * UM, 61)
+    for direction in ((1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.3)):
+        x, y = direction[0] * r, direction[1] * r
+        gx, gy = round_.gradient(x, y)
+        # the slope grows from 0 at the apex, without a jump (|Δslope| ≤ 0.05 per 0.05 µm)
+        assert np.hypot(gx[0], gy[0]) < 1e-6
+        assert np.max(np.abs(np.diff(np.hypot(gx, gy)))) < 0.05
+    # Only the edges and the apex are rounded: on the faces away from them (3 µm and more) the
+    # surface is the sharp pyramid's.
+    far = np.linspace(3 * UM, S / 2 - 3 * UM, 200)
+    sharp = Pyramid(height=25 * UM, period=S)
+    assert np.allclose(round_.h(far, 0.3 * far), sharp.h(far, 0.3 * far), atol=1e-12)
+
+
 def test_invert_flips_the_surface():
     a = Pyramid(height=25 * UM, period=S)
     b = Pyramid(height=25 * UM, period=S, invert=True)
