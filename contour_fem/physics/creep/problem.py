@@ -124,8 +124,7 @@ class CreepProblem:
     ):
         newton, self.may_turn_exact = newton_variant(newton, creep.slip)
         self._exact = False  # primal–dual Newton turned standard for the rest of this solve
-        #: Exponents at which a primal–dual solve on this problem was damped and restarted:
-        #: later solves at them (other data, :meth:`prepare`) start with standard Newton.
+        #: Exponents where primal–dual was damped: later solves there start standard.
         self.damped_exponents: set[float] = set()
         if degree not in CREEP_DEGREES:
             raise InputError(f"creep velocity degree must be 2 or 3, got {degree!r}")
@@ -281,10 +280,8 @@ class CreepProblem:
         """This problem, as new, for another case with the same forms (sweeps reuse it).
 
         Only what no form holds may differ: the exponent, the prefactor and molar volume, the
-        operating point and the Newton iteration limit. Reusing the problem keeps its compiled
-        forms, matrices and the symbolic factorisation, the factors of its Newtonian operator,
-        and the exponents at which primal–dual Newton was damped (``auto`` with free slip: a
-        solve at such an exponent starts with standard Newton, where the restart would).
+        operating point and the Newton iteration limit. Reuse keeps the compiled forms, matrices,
+        symbolic factorisation, Newtonian factors and :attr:`damped_exponents`.
 
         Raises:
             InputError: If the slip or the bottom condition differ (they are in the forms).
