@@ -104,7 +104,7 @@ class Plan:
         """(field values, sample → hash) of every grid point.
 
         Cases are registered sample by sample. The sweep runs the cases of one mesh and creep
-        setting on one group, by current and by ascending n within a current, so that cases
+        setting on one group, by ascending n and by current within one n, so that cases
         start from each other's creep solutions (:mod:`contour_fem.studies.sweep.schedule`).
         """
         names = set(self.exp.grid_samples())

@@ -37,8 +37,8 @@ def _creep_setting(cfg: dict) -> tuple:
 
 
 def creep_key(cfg: dict) -> tuple:
-    """What a creep state carries over between cases: the mesh, the exponent and the setting."""
-    return (config.mesh_key(cfg), cfg["creep"]["exponent"], *_creep_setting(cfg))
+    """What a creep state carries over between cases: the mesh, the setting and the exponent."""
+    return (*problem_key(cfg), cfg["creep"]["exponent"])
 
 
 def newtonian_key(cfg: dict) -> str:
