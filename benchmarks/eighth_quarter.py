@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--topography", choices=("frustum", "pyramid"), default="frustum")
     p.add_argument("--corner-radius-um", type=float, default=2.0)
-    p.add_argument("--crease-um", type=float, default=None, help="default: r/4")
+    p.add_argument("--crease-um", type=float, default=None, help="default: r/8")
     p.add_argument("--resolution", default="coarse")
     args = p.parse_args(argv)
     r = UM.to_si(args.corner_radius_um)

@@ -50,9 +50,10 @@ RESOLUTIONS: dict[str, Resolution] = {
 DOMAINS = ("auto", "eighth", "quarter", "full")
 #: Size ratio of neighbouring cells in the grading toward creases.
 CREASE_RATIO = 1.5
-#: Default element size at a crease, as a fraction of the corner radius (docs/verification.md §4:
-#: halving it to r/8 moves Δp_max of the pyramid by 1.8 % and of the frustum by 6.7 %, P2, `lean`).
-CREASE_FRACTION = 0.25
+#: Default element size at a crease, as a fraction of the corner radius. With mesh lines on the
+#: fillet ends, r/8 puts the pyramid's Δp_max within 0.3 % of the next finer level, where r/4
+#: left 2.4 % and no observed order (docs/verification.md §4).
+CREASE_FRACTION = 0.125
 #: Interface cells per feature wavelength of a measured or random surface (P2 geometry: the
 #: interface area of a cosine is then within ~1e-4).
 CELLS_PER_WAVELENGTH = 8
@@ -117,7 +118,7 @@ class CellSpec:
                              doc="structured (Kuhn-split tensor grid) or unstructured mesh")
     crease_size: float | None = param(
         None, key="crease_size_um", unit=UM, si="m", lo=0.0, strict_lo=True, nullable=True,
-        default_doc="corner radius / 4", doc="element size at the creases of rounded edges "
+        default_doc="corner radius / 8", doc="element size at the creases of rounded edges "
         f"(structured meshes grade toward them by {CREASE_RATIO:g} per cell)")
     max_cells: int = param(MAX_CELLS, kind=int, lo=1, hi=10**10,
                            doc="refuse meshes estimated to have more cells (memory guard)")
@@ -257,7 +258,8 @@ def crease_axis(topo: Topography, near: float, crease: float | None) -> np.ndarr
     """
     half = 0.5 * topo.period
     fine = [*topo.crease_positions(), 0.0] if topo.diagonal_kinks else topo.crease_positions()
-    return graded_axis(0.0, half, topo.grid_lines(True), fine, near, crease)
+    breaks = topo.grid_lines(True) + (topo.fillet_lines() if crease is not None else [])
+    return graded_axis(0.0, half, breaks, fine, near, crease)
 
 
 def structured_axes(topo: Topography, quarter: bool, xr: tuple[float, float], zb: float,

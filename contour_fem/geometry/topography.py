@@ -150,6 +150,15 @@ class Topography(ABC):
         """Interior x (= y) coordinates of kink lines parallel to the axes, for tensor grids."""
         return []
 
+    def fillet_lines(self) -> list[float]:
+        """Where the rounded edges end on the sheared eighth cell's axis (0 ≤ ξ, η ≤ S/2).
+
+        The lines ξ = t where a fillet of the profile meets a flat facet, and η = x − y where
+        the diagonal fillet does. There the curvature of the surface jumps; a mesh line on
+        each keeps every cell on one smooth piece of the surface.
+        """
+        return []
+
     def feature_wavelength(self) -> float | None:
         """Shortest wavelength that carries the surface's shape, m (None: the period sets it).
 
@@ -375,6 +384,22 @@ class Frustum(Topography):
             if abs(ext[k + 1] - ext[k]) > 1e-14 and t > 0:  # t = 0: the apex, a point
                 out.append(float(t))
         return out
+
+    def fillet_lines(self) -> list[float]:
+        """See :meth:`Topography.fillet_lines`: the profile's arc ends and the diagonal's."""
+        r = self.corner_radius
+        if r <= 0:
+            return []
+        half = 0.5 * self.period
+        c = self.flank_slope / math.sqrt(2.0)
+        keep = [math.sqrt(2.0) * r * c / math.hypot(1.0, c)]  # |d|/√2 = t0 of rounded_abs
+        # A profile end that close to a kept line (the apex's, next to the diagonal's) would
+        # make a sliver layer of cells; the diagonal's line, which runs the whole flank, wins.
+        for e in sorted(e for arc in self._profile.arcs for e in (arc.t_start, arc.t_end)):
+            if all(abs(e - k) > 0.25 * r for k in keep):
+                keep.append(e)
+        tol = 1e-9 * self.period
+        return sorted(float(e) for e in keep if tol < e < half - tol)
 
     def grid_lines(self, quarter: bool) -> list[float]:
         """The top and base squares (and, for the full cell, the centre lines)."""

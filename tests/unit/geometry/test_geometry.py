@@ -18,6 +18,7 @@ from contour_fem.geometry import (
     build_cell_model,
     make_topography,
 )
+from contour_fem.geometry.spec import structured_grid
 
 S = 150e-6
 UM = 1e-6
@@ -225,3 +226,34 @@ def test_equivalent_distance_uses_symmetry():
     # The two crests of the product egg-box in a quarter cell are equivalent.
     assert e.equivalent_distance([0, 0, 12.5 * UM], [75 * UM, 75 * UM, 12.5 * UM]) < 1e-12
     assert e.equivalent_distance([0, 0, 0], [10 * UM, 0, 0]) == pytest.approx(10 * UM)
+
+
+@pytest.mark.parametrize("topo", [
+    Pyramid(height=25 * UM, period=S, corner_radius=2 * UM),
+    Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4, corner_radius=2 * UM),
+], ids=lambda t: t.kind)
+def test_the_eighth_cell_grid_has_a_line_where_each_fillet_ends(topo):
+    # The surface's curvature jumps from 0 to 1/r where a fillet meets a facet; a cell across
+    # that line would see a non-smooth surface (docs/model.md §1). Each line of
+    # fillet_lines() is such a place, and the sheared eighth cell's axis has it.
+    lines = topo.fillet_lines()
+    assert len(lines) == (2 if topo.kind == "pyramid" else 5)
+    axis = structured_grid(topo, CellSpec(resolution="coarse", domain="eighth"))[0]
+    r, delta, x0 = topo.corner_radius, 0.005 * UM, 0.3 * S
+
+    def curvature(path, at):  # |h''| along the path t ↦ path(t) at t = at, central differences
+        h = [float(topo.h(*map(np.atleast_1d, path(at + u)))[0]) for u in (-delta, 0.0, delta)]
+        return abs(h[0] - 2 * h[1] + h[2]) / delta**2
+
+    def across_diagonal(t):  # η = x − y = t at x + y = 2·x0
+        return x0 + t / 2, x0 - t / 2
+
+    def along_x(t):  # y = 0, where the profile's t = x
+        return t, 0.0
+
+    # The diagonal fillet's end is the first line (the profile's roundings lie further out).
+    for i, e in enumerate(lines):
+        assert np.min(np.abs(axis - e)) < 1e-12 * S
+        path = across_diagonal if i == 0 else along_x
+        k = sorted(curvature(path, e + side) for side in (-0.05 * UM, 0.05 * UM))
+        assert k[0] < 0.02 / r and k[1] > 0.3 / r
