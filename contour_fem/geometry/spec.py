@@ -51,8 +51,8 @@ DOMAINS = ("auto", "eighth", "quarter", "full")
 #: Size ratio of neighbouring cells in the grading toward creases.
 CREASE_RATIO = 1.5
 #: Default element size at a crease, as a fraction of the corner radius. With mesh lines on the
-#: fillet ends, r/8 puts the pyramid's Δp_max within 0.3 % of the next finer level, where r/4
-#: left 2.4 % and no observed order (docs/verification.md §4).
+#: fillet ends, r/8 puts the pyramid's Δp_max within 0.3 % of the next finer level; r/8 without
+#: them left 2.4 %, r/4 with or without them no observed order (docs/verification.md §4).
 CREASE_FRACTION = 0.125
 #: Interface cells per feature wavelength of a measured or random surface (P2 geometry: the
 #: interface area of a cosine is then within ~1e-4).
