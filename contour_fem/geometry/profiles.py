@@ -121,6 +121,11 @@ class FilletedProfile:
         return z, dz
 
 
+def fillet_half_width(slope: float, radius: float) -> float:
+    """Half-width in ``d`` of the fillet of :func:`rounded_abs` (where the arc meets the lines)."""
+    return radius * slope / np.hypot(1.0, slope)
+
+
 def rounded_abs(d: np.ndarray, slope: float, radius: float,
                 tolerance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Return a C¹ version of ``|d|`` whose graph ``slope·|d|`` has a fillet of ``radius``.
@@ -137,7 +142,7 @@ def rounded_abs(d: np.ndarray, slope: float, radius: float,
         der = np.where(np.abs(d) <= tolerance, 0.0, der)
         return val.reshape(shape), der.reshape(shape)
     q = np.hypot(1.0, slope)
-    t0 = radius * slope / q
+    t0 = fillet_half_width(slope, radius)
     inside = np.abs(d) < t0
     di = d[inside]
     root = np.sqrt(radius**2 - di**2)

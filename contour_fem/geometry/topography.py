@@ -22,7 +22,12 @@ import numpy as np
 from contour_fem.core.errors import InputError
 from contour_fem.core.params import param, validate
 from contour_fem.core.units import UM
-from contour_fem.geometry.profiles import KINK_TOLERANCE, FilletedProfile, rounded_abs
+from contour_fem.geometry.profiles import (
+    KINK_TOLERANCE,
+    FilletedProfile,
+    fillet_half_width,
+    rounded_abs,
+)
 
 Segment = tuple[tuple[float, float], tuple[float, float]]
 
@@ -392,7 +397,7 @@ class Frustum(Topography):
             return []
         half = 0.5 * self.period
         c = self.flank_slope / math.sqrt(2.0)
-        keep = [math.sqrt(2.0) * r * c / math.hypot(1.0, c)]  # |d|/√2 = t0 of rounded_abs
+        keep = [math.sqrt(2.0) * fillet_half_width(c, r)]  # _eval rounds |d|/√2 with slope c
         # A profile end that close to a kept line (the apex's, next to the diagonal's) would
         # make a sliver layer of cells; the diagonal's line, which runs the whole flank, wins.
         for e in sorted(e for arc in self._profile.arcs for e in (arc.t_start, arc.t_end)):
