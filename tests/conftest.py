@@ -20,7 +20,7 @@ import pytest
 
 TIERS = ("unit", "verification", "parallel", "benchmark", "workflow")
 MPI_TIERS = ("parallel", "benchmark")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -26,6 +26,7 @@ from contour_fem.config.schema import (
 )
 from contour_fem.core.errors import InputError
 from contour_fem.core.files import read_text
+from contour_fem.geometry.spec import CREASE_MESH_REVISION
 
 
 def resolve(user: dict) -> dict:
@@ -177,6 +178,12 @@ def _hashed(resolved: dict, sections) -> dict:
         if k in UNHASHED:
             value = {key: v for key, v in value.items() if key not in UNHASHED[k]}
         out[k] = value
+    # Rounded edges (or a crease size given) get crease-graded meshes; their revision keeps old
+    # results of such cases from being reused after the meshes changed. Others keep their hashes.
+    graded = ((resolved.get("geometry", {}).get("corner_radius_um") or 0) > 0
+              or resolved.get("mesh", {}).get("crease_size_um") is not None)
+    if "mesh" in out and graded:
+        out["mesh"] = {**out["mesh"], "crease_mesh_revision": CREASE_MESH_REVISION}
     return out
 
 

@@ -20,7 +20,7 @@ from petsc4py import PETSc
 
 from contour_fem.core.errors import InputError
 from contour_fem.fem.jit import compile_form
-from contour_fem.fem.petsc import PrefixedOptions
+from contour_fem.fem.petsc import PrefixedOptions, failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +230,8 @@ class NewtonSolver:
             rep.linear_iterations += its
             if self.ksp.getConvergedReason() <= 0:
                 rep.reason = "linear_solve"
+                log.warning("%s: linear solve failed (%s)", self.prefix.rstrip("_"),
+                            failure_reason(self.ksp))
                 break
             rep.factorizations += int(fresh)
             self._factored = True

@@ -167,3 +167,21 @@ def solve_linear(
 def _reason_name(reason: int) -> str:
     names = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items() if isinstance(v, int)}
     return names.get(reason, str(reason))
+
+
+def failure_reason(ksp: PETSc.KSP) -> str:
+    """Why ``ksp`` stopped: the PETSc reason and, for a MUMPS factorisation, its INFOG(1, 2).
+
+    MUMPS reports running out of workspace (INFOG(1) = −9) or memory (−13) only there; the
+    KSP says no more than that its preconditioner failed.
+    """
+    text = _reason_name(ksp.getConvergedReason())
+    pc = ksp.getPC()
+    if pc.getType() in ("lu", "cholesky") and pc.getFactorSolverType() == "mumps":
+        try:
+            factor = pc.getFactorMatrix()
+            text += (f", MUMPS INFOG(1) = {factor.getMumpsInfog(1)}, "
+                     f"INFOG(2) = {factor.getMumpsInfog(2)}")
+        except PETSc.Error:  # no factor yet (the failure came before the factorisation)
+            pass
+    return text

@@ -275,9 +275,9 @@ def _structured_geometry(topo, spec, xr, zb, zt, near, layer, growth) -> dict[st
     spec = concrete(topo, spec)
     crease = spec.crease_size_for(topo)
     xs, zs = structured_axes(topo, domain == "quarter" or domain == "eighth", xr, zb, zt, near,
-                             layer, growth, crease=crease)
+                             layer, growth, crease=crease, crease_ratio=spec.crease_ratio)
     if topo.diagonal_kinks and domain in ("quarter", "eighth"):
-        axis = crease_axis(topo, near, crease)
+        axis = crease_axis(topo, near, crease, spec.crease_ratio)
         xyz, tets = _sheared_eighth(axis, zs)
         if domain == "quarter":
             xyz, tets = _mirror_diagonal(xyz, tets)

@@ -48,8 +48,15 @@ RESOLUTIONS: dict[str, Resolution] = {
 }
 #: ``auto``: the smallest exact cell (eighth, quarter or full, by the surface's symmetries).
 DOMAINS = ("auto", "eighth", "quarter", "full")
-#: Size ratio of neighbouring cells in the grading toward creases.
+#: Size ratio of neighbouring cells in the grading toward creases at refinement 1. Its excess
+#: over 1 is divided by the refinement, like the growth, so that a refined mesh is the same mesh
+#: with every size divided: the cell size h(d) = crease + (ratio − 1)·d at a distance d from a
+#: crease is then divided everywhere (docs/verification.md §4).
 CREASE_RATIO = 1.5
+#: Revision of the crease-graded meshes of rounded edges, part of the hashes of such cases
+#: (config.resolve): a folder from before a change of these meshes recomputes its rounded cases
+#: instead of reusing results from the old meshes. 2: the grading scales with the refinement.
+CREASE_MESH_REVISION = 2
 #: Default element size at a crease, as a fraction of the corner radius. With mesh lines on the
 #: fillet ends, r/8 puts the pyramid's Δp_max within 0.3 % of the next finer level; r/8 without
 #: them left 2.4 %, r/4 with or without them no observed order (docs/verification.md §4).
@@ -110,8 +117,9 @@ class CellSpec:
         doc="size increase per unit distance from the interface (0: uniform layers)")
     first_layer: float | None = None
     refinement: float = param(1.0, unit=ONE, lo=0.05, hi=20.0,
-                              doc="divides every size of the mesh family (preset or given) and "
-                                  "the growth: 2 halves them (convergence studies)")
+                              doc="divides every size of the mesh family (preset or given), "
+                                  "the growth and the crease grading's slope: 2 halves them "
+                                  "(convergence studies)")
     order: int = param(2, kind=int, choices=ORDERS,
                        doc="geometry order: 1 straight, 2 curved cells")
     structured: bool = param(True, kind=bool,
@@ -119,7 +127,7 @@ class CellSpec:
     crease_size: float | None = param(
         None, key="crease_size_um", unit=UM, si="m", lo=0.0, strict_lo=True, nullable=True,
         default_doc="corner radius / 8", doc="element size at the creases of rounded edges "
-        f"(structured meshes grade toward them by {CREASE_RATIO:g} per cell)")
+        f"(structured meshes grade toward them by {CREASE_RATIO:g} per cell at refinement 1)")
     max_cells: int = param(MAX_CELLS, kind=int, lo=1, hi=10**10,
                            doc="refuse meshes estimated to have more cells (memory guard)")
 
@@ -159,7 +167,7 @@ class CellSpec:
         """Element size at the creases of ``topo``, or None (no grading toward creases).
 
         Grading needs a rounded edge to resolve (at a sharp one the fields are singular and
-        refining does not converge): by default a quarter of the corner radius.
+        refining does not converge): by default :data:`CREASE_FRACTION` of the corner radius.
         """
         near = self.sizes(topo)[0]
         if self.crease_size is not None:
@@ -170,6 +178,11 @@ class CellSpec:
         if size is None or size >= near or not (topo.crease_positions() or topo.diagonal_kinks):
             return None
         return size
+
+    @property
+    def crease_ratio(self) -> float:
+        """Size ratio of neighbouring cells in the grading toward creases (see CREASE_RATIO)."""
+        return 1.0 + (CREASE_RATIO - 1.0) / self.refinement
 
 
 def concrete(topo: Topography, spec: CellSpec) -> CellSpec:
@@ -251,7 +264,8 @@ def graded_axis(lo: float, hi: float, breaks: list[float], fine: list[float], si
     return np.concatenate([*pts, [hi]])
 
 
-def crease_axis(topo: Topography, near: float, crease: float | None) -> np.ndarray:
+def crease_axis(topo: Topography, near: float, crease: float | None,
+                ratio: float = CREASE_RATIO) -> np.ndarray:
     """The (ξ = x, η = x − y) axis of the sheared eighth cell on [0, S/2].
 
     Graded toward the kink lines x = t_k and, for the diagonal crease (η = 0), toward 0.
@@ -259,12 +273,13 @@ def crease_axis(topo: Topography, near: float, crease: float | None) -> np.ndarr
     half = 0.5 * topo.period
     fine = [*topo.crease_positions(), 0.0] if topo.diagonal_kinks else topo.crease_positions()
     breaks = topo.grid_lines(True) + (topo.fillet_lines() if crease is not None else [])
-    return graded_axis(0.0, half, breaks, fine, near, crease)
+    return graded_axis(0.0, half, breaks, fine, near, crease, ratio)
 
 
 def structured_axes(topo: Topography, quarter: bool, xr: tuple[float, float], zb: float,
                     zt: float, near: float, layer: float, growth: float,
-                    crease: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    crease: float | None = None,
+                    crease_ratio: float = CREASE_RATIO) -> tuple[np.ndarray, np.ndarray]:
     """Grid lines in x (= y) and z of the structured mesher (flat cell, interface at z = 0).
 
     With ``crease`` the lines are graded toward the axis-parallel kink lines and the first
@@ -274,7 +289,7 @@ def structured_axes(topo: Topography, quarter: bool, xr: tuple[float, float], zb
         fine = topo.crease_positions()
     else:  # the full cell: the kink lines of every quadrant
         fine = sorted({c * sign for c in topo.crease_positions() for sign in (1, -1)})
-    xs = graded_axis(xr[0], xr[1], topo.grid_lines(quarter), fine, near, crease)
+    xs = graded_axis(xr[0], xr[1], topo.grid_lines(quarter), fine, near, crease, crease_ratio)
     ratio = 1.0 + growth
     first = layer if crease is None else min(layer, crease)
     below = graded_layers(-zb, first, ratio)
@@ -288,9 +303,10 @@ def structured_grid(topo: Topography, spec: CellSpec) -> tuple[np.ndarray, np.nd
     near, _, growth = spec.sizes(topo)
     crease = spec.crease_size_for(topo)
     xs, zs = structured_axes(topo, spec.domain != "full", (x0, x1), zb, zt, near,
-                             spec.layer(topo), growth, crease=crease)
+                             spec.layer(topo), growth, crease=crease,
+                             crease_ratio=spec.crease_ratio)
     if topo.diagonal_kinks and spec.domain != "full":
-        xs = crease_axis(topo, near, crease)
+        xs = crease_axis(topo, near, crease, spec.crease_ratio)
     return xs, zs
 
 

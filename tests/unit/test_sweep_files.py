@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from mpi4py import MPI
@@ -190,9 +191,35 @@ def test_bad_toml_and_bad_options_are_fatal(tmp_path):
 
 
 @serial_only
+def test_a_change_of_the_crease_meshes_renews_the_hashes_of_rounded_cases_only(repo,
+                                                                             monkeypatch):
+    # A folder from before a change of the crease-graded meshes must not reuse its rounded
+    # cases (their configuration is unchanged, their meshes are not); every other case keeps
+    # its hash and its result.
+    module = importlib.import_module("contour_fem.config.resolve")  # config.resolve: a function
+
+    frustum = repo / "geometries" / "frustum_H25S150.toml"
+    cases = {"rounded": config.load(frustum, {"geometry.corner_radius_um": 2}),
+             "sharp": config.load(frustum),
+             "eggbox": config.load(repo / "geometries" / "eggbox_H25S150.toml")}
+
+    def hashes():
+        return {k: (config.config_hash(c), config.mesh_key(c)) for k, c in cases.items()}
+
+    before = hashes()
+    monkeypatch.setattr(module, "CREASE_MESH_REVISION", module.CREASE_MESH_REVISION + 1)
+    after = hashes()
+    assert after["sharp"] == before["sharp"] and after["eggbox"] == before["eggbox"]
+    assert after["rounded"][0] != before["rounded"][0]
+    assert after["rounded"][1] != before["rounded"][1]
+
+
+@serial_only
 def test_a_resolved_table_resolves_to_itself(repo):
     # Sweeps, the benchmark and the JIT warm-up re-resolve resolved tables.
-    for path in sorted((repo / "geometries").glob("*.toml")):
+    paths = sorted((repo / "geometries").glob("*.toml"))
+    assert len(paths) > 10
+    for path in paths:
         cfg = config.load(path)
         assert config.resolve(cfg) == cfg, path.name
     kin = {"geometry": {"topography": "flat", "separation_um": 150},

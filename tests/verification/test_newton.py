@@ -97,3 +97,31 @@ def test_the_stopping_rule_is_free_of_scales():
     (big, umax), (small, umin) = reports[1.0], reports[1e-15]
     assert small.converged and small.iterations == big.iterations >= 3
     assert umin == pytest.approx(1e-15 * umax, rel=1e-9)
+
+
+def test_a_failed_factorisation_says_what_mumps_reported():
+    # The KSP only says that its preconditioner failed; whether MUMPS ran out of memory
+    # (INFOG(1) = −13) or met a singular matrix (−10) is in the factor's INFOG.
+    from petsc4py import PETSc
+
+    from contour_fem.fem.petsc import failure_reason
+
+    A = PETSc.Mat().createAIJ([4, 4], comm=MPI.COMM_SELF)
+    A.setUp()
+    for i in range(3):
+        A.setValue(i, i, 1.0)
+    A.assemble()  # row 3 is zero: singular
+    ksp = PETSc.KSP().create(MPI.COMM_SELF)
+    try:
+        ksp.setOperators(A)
+        ksp.setType("preonly")
+        ksp.getPC().setType("lu")
+        ksp.getPC().setFactorSolverType("mumps")
+        b = A.createVecLeft()
+        b.set(1.0)
+        ksp.solve(b, A.createVecRight())
+        assert ksp.getConvergedReason() < 0
+        assert "MUMPS INFOG(1) = -10" in failure_reason(ksp)
+    finally:
+        ksp.destroy()
+        A.destroy()
