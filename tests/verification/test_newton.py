@@ -6,9 +6,10 @@ import dolfinx
 import numpy as np
 import pytest
 import ufl
+from petsc4py import PETSc
 
 from contour_fem.fem.newton import NewtonSolver
-from contour_fem.fem.petsc import SADDLE_POINT_PRESETS
+from contour_fem.fem.petsc import SADDLE_POINT_PRESETS, failure_reason
 
 
 def _problem(prefix: str, **kw):
@@ -102,10 +103,6 @@ def test_the_stopping_rule_is_free_of_scales():
 def test_a_failed_factorisation_says_what_mumps_reported():
     # The KSP only says that its preconditioner failed; whether MUMPS ran out of memory
     # (INFOG(1) = −13) or met a singular matrix (−10) is in the factor's INFOG.
-    from petsc4py import PETSc
-
-    from contour_fem.fem.petsc import failure_reason
-
     A = PETSc.Mat().createAIJ([4, 4], comm=MPI.COMM_SELF)
     A.setUp()
     for i in range(3):
