@@ -29,8 +29,7 @@ from contour_fem.geometry.spec import (
     CellSpec,
     cell_extent,
     concrete,
-    crease_axis,
-    structured_axes,
+    structured_grid,
 )
 from contour_fem.geometry.topography import Topography
 
@@ -121,8 +120,7 @@ def build_cell_model(topo: Topography, spec: CellSpec, name: str = "contour_cell
     tol = 1e-6 * topo.period * u
     if spec.structured:
         # The tensor grid matches node for node across opposite side faces by construction.
-        groups = _structured_geometry(topo, spec, (x0, x1), zb, zt, near, spec.layer(topo),
-                                      growth)
+        groups = _structured_geometry(topo, spec, (x0, x1))
     else:
         if spec.domain == "eighth":
             raise InputError("mesh: the eighth cell needs the structured mesher "
@@ -260,7 +258,7 @@ def _mirror_diagonal(xyz: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.
     return np.concatenate([xyz, mirrored]), np.concatenate([tets, index[tets]])
 
 
-def _structured_geometry(topo, spec, xr, zb, zt, near, layer, growth) -> dict[str, list[int]]:
+def _structured_geometry(topo, spec, xr) -> dict[str, list[int]]:
     """Structured tetrahedra (Kuhn-split tensor grids) as a discrete gmsh model.
 
     - full cell, or a quarter cell without diagonal kinks: the tensor grid with lines at every
@@ -271,14 +269,12 @@ def _structured_geometry(topo, spec, xr, zb, zt, near, layer, growth) -> dict[st
       :func:`_sheared_eighth`, graded toward every crease; its quarter cell is it and its
       mirror image, so again the eighth cell is exactly half of the quarter cell.
     """
-    domain = spec.domain
     spec = concrete(topo, spec)
-    crease = spec.crease_size_for(topo)
-    xs, zs = structured_axes(topo, domain == "quarter" or domain == "eighth", xr, zb, zt, near,
-                             layer, growth, crease=crease, crease_ratio=spec.crease_ratio)
+    domain = spec.domain
+    # The same grid the cost estimate counts (for the sheared eighth cell, its one axis).
+    xs, zs = structured_grid(topo, spec)
     if topo.diagonal_kinks and domain in ("quarter", "eighth"):
-        axis = crease_axis(topo, near, crease, spec.crease_ratio)
-        xyz, tets = _sheared_eighth(axis, zs)
+        xyz, tets = _sheared_eighth(xs, zs)
         if domain == "quarter":
             xyz, tets = _mirror_diagonal(xyz, tets)
     else:

@@ -266,7 +266,7 @@ def graded_axis(lo: float, hi: float, breaks: list[float], fine: list[float], si
 
 
 def crease_axis(topo: Topography, near: float, crease: float | None,
-                ratio: float = CREASE_RATIO) -> np.ndarray:
+                ratio: float) -> np.ndarray:
     """The (ξ = x, η = x − y) axis of the sheared eighth cell on [0, S/2].
 
     Graded toward the kink lines x = t_k and, for the diagonal crease (η = 0), toward 0.
@@ -279,8 +279,7 @@ def crease_axis(topo: Topography, near: float, crease: float | None,
 
 def structured_axes(topo: Topography, quarter: bool, xr: tuple[float, float], zb: float,
                     zt: float, near: float, layer: float, growth: float,
-                    crease: float | None = None,
-                    crease_ratio: float = CREASE_RATIO) -> tuple[np.ndarray, np.ndarray]:
+                    crease: float | None, crease_ratio: float) -> tuple[np.ndarray, np.ndarray]:
     """Grid lines in x (= y) and z of the structured mesher (flat cell, interface at z = 0).
 
     With ``crease`` the lines are graded toward the axis-parallel kink lines and the first
@@ -304,8 +303,7 @@ def structured_grid(topo: Topography, spec: CellSpec) -> tuple[np.ndarray, np.nd
     near, _, growth = spec.sizes(topo)
     crease = spec.crease_size_for(topo)
     xs, zs = structured_axes(topo, spec.domain != "full", (x0, x1), zb, zt, near,
-                             spec.layer(topo), growth, crease=crease,
-                             crease_ratio=spec.crease_ratio)
+                             spec.layer(topo), growth, crease, spec.crease_ratio)
     if topo.diagonal_kinks and spec.domain != "full":
         xs = crease_axis(topo, near, crease, spec.crease_ratio)
     return xs, zs
