@@ -169,19 +169,30 @@ def _reason_name(reason: int) -> str:
     return names.get(reason, str(reason))
 
 
+#: MUMPS INFOG(1) values that mean the factorisation did not fit its memory (MUMPS manual §8).
+MUMPS_MEMORY_ERRORS = {-8: "integer workspace too small", -9: "real workspace too small",
+                       -13: "an allocation failed", -19: "ICNTL(23) memory limit too small"}
+
+
 def failure_reason(ksp: PETSc.KSP) -> str:
     """Why ``ksp`` stopped: the PETSc reason and, for a MUMPS factorisation, its INFOG(1, 2).
 
     MUMPS reports running out of workspace (INFOG(1) = −9) or memory (−13) only there; the
-    KSP says no more than that its preconditioner failed.
+    KSP says no more than that its preconditioner failed. For a memory failure the text adds
+    what the analysis estimated the factorisation needs in core (INFOG(16), INFOG(17)), so the
+    user sees how far the case is beyond the machine.
     """
     text = _reason_name(ksp.getConvergedReason())
     pc = ksp.getPC()
     if pc.getType() in ("lu", "cholesky") and pc.getFactorSolverType() == "mumps":
         try:
             factor = pc.getFactorMatrix()
-            text += (f", MUMPS INFOG(1) = {factor.getMumpsInfog(1)}, "
-                     f"INFOG(2) = {factor.getMumpsInfog(2)}")
+            info1, info2 = factor.getMumpsInfog(1), factor.getMumpsInfog(2)
+            text += f", MUMPS INFOG(1) = {info1}, INFOG(2) = {info2}"
+            if info1 in MUMPS_MEMORY_ERRORS:
+                text += (f": {MUMPS_MEMORY_ERRORS[info1]}; the analysis estimates "
+                         f"{factor.getMumpsInfog(17)} MB in core in total, "
+                         f"{factor.getMumpsInfog(16)} MB on the largest process")
         except PETSc.Error:  # no factor yet (the failure came before the factorisation)
             pass
     return text

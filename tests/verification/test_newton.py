@@ -9,7 +9,7 @@ import ufl
 from petsc4py import PETSc
 
 from contour_fem.fem.newton import NewtonSolver
-from contour_fem.fem.petsc import SADDLE_POINT_PRESETS, failure_reason
+from contour_fem.fem.petsc import SADDLE_POINT_PRESETS, PrefixedOptions, failure_reason
 
 
 def _problem(prefix: str, **kw):
@@ -119,6 +119,39 @@ def test_a_failed_factorisation_says_what_mumps_reported():
         ksp.solve(b, A.createVecRight())
         assert ksp.getConvergedReason() < 0
         assert "MUMPS INFOG(1) = -10" in failure_reason(ksp)
+    finally:
+        ksp.destroy()
+        A.destroy()
+
+
+def test_a_factorisation_out_of_memory_says_how_much_it_needs():
+    # A memory limit (ICNTL(23)) of 1 MB below the analysis' estimate: MUMPS stops with −19,
+    # and the message carries the in-core estimate the user must compare with the machine.
+    n = 20_000
+    A = PETSc.Mat().createAIJ([n, n], nnz=3, comm=MPI.COMM_SELF)
+    for i in range(n):
+        A.setValue(i, i, 2.0)
+        if i > 0:
+            A.setValue(i, i - 1, -1.0)
+        if i < n - 1:
+            A.setValue(i, i + 1, -1.0)
+    A.assemble()
+    ksp = PETSc.KSP().create(MPI.COMM_SELF)
+    try:
+        ksp.setOptionsPrefix("oom_test_")
+        ksp.setOperators(A)
+        with PrefixedOptions("oom_test_", {"ksp_type": "preonly", "pc_type": "lu",
+                                           "pc_factor_mat_solver_type": "mumps",
+                                           "mat_mumps_icntl_23": 1}):
+            ksp.setFromOptions()
+            b = A.createVecLeft()
+            b.set(1.0)
+            ksp.solve(b, A.createVecRight())
+        estimate = ksp.getPC().getFactorMatrix().getMumpsInfog(17)
+        assert estimate > 1
+        reason = failure_reason(ksp)
+        assert "MUMPS INFOG(1) = -19" in reason
+        assert f"estimates {estimate} MB in core in total" in reason
     finally:
         ksp.destroy()
         A.destroy()
