@@ -169,7 +169,8 @@ def _reason_name(reason: int) -> str:
     return names.get(reason, str(reason))
 
 
-#: MUMPS INFOG(1) values that mean the factorisation did not fit its memory (MUMPS manual §8).
+#: MUMPS INFOG(1) values that mean the factorisation did not fit its memory
+#: (MUMPS users' guide, "Error diagnostics").
 MUMPS_MEMORY_ERRORS = {-8: "integer workspace too small", -9: "real workspace too small",
                        -13: "an allocation failed", -19: "ICNTL(23) memory limit too small"}
 
