@@ -31,8 +31,8 @@ class NewtonReport:
 
     Attributes:
         converged: Whether the residual tolerance was met.
-        reason: ``rtol``, ``atol``, ``stol``, ``max_it``, ``line_search``, ``linear_solve`` or
-            ``nan``.
+        reason: ``rtol``, ``atol``, ``stol``, ``floor``, ``max_it``, ``line_search``,
+            ``linear_solve`` or ``nan``.
         iterations: Newton steps taken.
         linear_iterations: Krylov iterations summed over the steps.
         factorizations: Steps that rebuilt the preconditioner (LU: refactorised the Jacobian).
@@ -77,6 +77,9 @@ class NewtonSolver:
             restart) stops at once, any other iterates at least once.
         atol: An absolute floor (default 0: none).
         stol: ... or when the full Newton step is below ``stol`` times the iterate's norm.
+        floor_rtol: ... or when ‖F‖ ≤ floor_rtol·R and a full step no longer halves it: the
+            residual has reached its round-off floor, which on ill-scaled problems (surfaces of
+            small amplitude) lies above rtol·R and depends on the machine's arithmetic.
         max_it: Newton steps allowed.
         lag_factorization: Reuse the preconditioner in the quadratic phase (see above).
         lag_ratio: Residual reduction of the previous full step that allows reuse.
@@ -92,7 +95,8 @@ class NewtonSolver:
 
     def __init__(self, residual, u, bcs, *, prefix: str, options: Mapping[str, object],
                  jacobian=None, on_jacobian: Callable[[], None] | None = None,
-                 rtol: float = 1e-10, atol: float = 0.0, stol: float = 1e-9, max_it: int = 40,
+                 rtol: float = 1e-10, atol: float = 0.0, stol: float = 1e-9,
+                 floor_rtol: float = 1e-8, max_it: int = 40,
                  lag_factorization: bool = False, lag_ratio: float = 0.2,
                  min_step: float = 2.0**-10, energy=None, constraint=None):
         if constraint is not None and on_jacobian is not None:
@@ -110,6 +114,7 @@ class NewtonSolver:
         self.x_old = fem_petsc.create_vector(V)
         self.du = dolfinx.fem.Function(V)
         self.rtol, self.atol, self.stol, self.max_it = rtol, atol, stol, max_it
+        self.floor_rtol = floor_rtol
         self.lag_ratio, self.min_step = lag_ratio, min_step
         #: The reference residual R of the relative test (None: the next solve's first ‖F‖).
         self.reference: float | None = None
@@ -254,6 +259,10 @@ class NewtonSolver:
             self.x.axpy(alpha, self.du.x.petsc_vec)
             self._sync(self.x)  # ``b`` already holds F here: the last trial was accepted
             lag_ok = alpha == 1.0 and r_new <= self.lag_ratio * r
+            # Newton near the solution cuts the residual many-fold per full step; one that does
+            # not halve it this close to the solution only stirs round-off.
+            on_floor = (alpha == 1.0 and r_new > 0.5 * r
+                        and r_new <= self.floor_rtol * self.reference)
             r = r_new
             rep.iterations += 1
             rep.residuals.append(r)
@@ -264,6 +273,9 @@ class NewtonSolver:
                      "|du|/|u| %.1e, %d linear iterations%s", self.prefix.rstrip("_"),
                      rep.iterations, r, r / self.reference if self.reference else np.nan, alpha,
                      increment, its, ", new factors" if fresh else "")
+            if on_floor and not (r <= self.atol or r <= self.rtol * self.reference):
+                rep.converged, rep.reason = True, "floor"
+                break
         self._sync(self.x)
         return rep
 

@@ -46,6 +46,22 @@ def test_newton_reports_failure_without_raising():
     solver.destroy()
 
 
+
+def test_a_residual_on_its_round_off_floor_is_converged_only_with_a_floor():
+    # rtol = 1e-30 and stol = 0 cannot be met in double precision: the residual stalls on its
+    # round-off floor. With the floor test the solve stops there; without it, it fails (out of
+    # steps, or a line search that cannot cut round-off). The floor's level depends on the machine's arithmetic, so no fixed rtol can do.
+    _, floored = _problem("nl_floor_", rtol=1e-30, stol=0.0, floor_rtol=1e-8, max_it=20)
+    rep = floored.solve()
+    assert rep.converged and rep.reason == "floor" and rep.iterations < 20
+    assert rep.residuals[-1] <= 1e-8 * rep.residuals[0]
+    assert rep.residuals[-1] > 0.5 * rep.residuals[-2]
+    floored.destroy()
+    _, unfloored = _problem("nl_nofloor_", rtol=1e-30, stol=0.0, floor_rtol=0.0, max_it=20)
+    rep = unfloored.solve()
+    assert not rep.converged and rep.reason in ("max_it", "line_search")
+    unfloored.destroy()
+
 def _p_laplace(prefix: str, with_energy: bool):
     """Minimiser of E(u) = ∫ (|∇u|² + δ²)^(p/2)/p − 10·u on the unit square, p = 1.5."""
     msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16)
