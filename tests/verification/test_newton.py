@@ -50,7 +50,8 @@ def test_newton_reports_failure_without_raising():
 def test_a_residual_on_its_round_off_floor_is_converged_only_with_a_floor():
     # rtol = 1e-30 and stol = 0 cannot be met in double precision: the residual stalls on its
     # round-off floor. With the floor test the solve stops there; without it, it fails (out of
-    # steps, or a line search that cannot cut round-off). The floor's level depends on the machine's arithmetic, so no fixed rtol can do.
+    # steps, or a line search that cannot cut round-off). The floor's level depends on the
+    # machine's arithmetic, so no fixed rtol can do.
     _, floored = _problem("nl_floor_", rtol=1e-30, stol=0.0, floor_rtol=1e-8, max_it=20)
     rep = floored.solve()
     assert rep.converged and rep.reason == "floor" and rep.iterations < 20
