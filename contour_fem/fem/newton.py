@@ -30,7 +30,7 @@ class NewtonReport:
     """Outcome of one Newton solve.
 
     Attributes:
-        converged: Whether the residual tolerance was met.
+        converged: Whether a stopping test (rtol, atol, stol or floor) was met.
         reason: ``rtol``, ``atol``, ``stol``, ``floor``, ``max_it``, ``line_search``,
             ``linear_solve`` or ``nan``.
         iterations: Newton steps taken.
