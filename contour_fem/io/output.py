@@ -140,12 +140,14 @@ def _create_marker(folder: Path, verb: str) -> None:
     The marker is written to a temporary file and hard-linked into place: it appears complete
     or not at all, and only the first of two racing processes creates it.
     """
+    # Written directly, not through write_json: its own temporary file would be named
+    # "..{tmp.name}.*", which check_output in a racing task would take for a user's file.
     tmp = folder / f".{MARKER}.{uuid.uuid4().hex[:8]}.tmp"
-    write_marker_file = folder / MARKER
-    write_json(tmp, {"verb": verb, "contour_fem": package_version(),
-                     "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "entries": []})
+    record = {"verb": verb, "contour_fem": package_version(),
+              "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "entries": []}
     try:
-        os.link(tmp, write_marker_file)
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.link(tmp, folder / MARKER)
     except FileExistsError:
         marker = read_marker(folder)
         if marker is None or marker["verb"] != verb:

@@ -269,6 +269,32 @@ fields = false
 
 
 @serial_only
+def test_a_store_being_claimed_is_not_taken_for_a_users_folder(tmp_path, monkeypatch):
+    # Job-array tasks start together: whatever a task has written while it claims the folder,
+    # a second task checking the folder at that moment must see a new store, not a user's files.
+    import os
+
+    from contour_fem.io.output import MARKER, check_output, open_store, read_marker
+
+    out = tmp_path / "store"
+    seen = []
+
+    def racing(real):
+        def call(*args, **kwargs):
+            if out.is_dir():
+                seen.append((sorted(os.listdir(out)), check_output(out, "sweep")))
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("link", "fsync", "replace"):  # every moment a temporary file can exist
+        monkeypatch.setattr(os, name, racing(getattr(os, name)))
+    assert open_store(out, WORLD, "sweep") == "new"
+    monkeypatch.undo()
+    assert seen and all(listing and mode == "new" for listing, mode in seen), seen
+    assert sorted(os.listdir(out)) == [MARKER] and read_marker(out)["verb"] == "sweep"
+
+
+@serial_only
 def test_default_out_is_next_to_the_sweep_file(tmp_path):
     sweep = tmp_path / "flat_one.toml"
     sweep.write_text("[base.geometry]\ntopography = 'flat'\nseparation_um = 150\n"
