@@ -59,8 +59,9 @@ CREASE_RATIO = 1.5
 CREASE_MESH_REVISION = 2
 #: Default element size at a crease, as a fraction of the corner radius. With mesh lines on the
 #: fillet ends, r/8 keeps the pyramid's and the frustum's Δp_max at n = 6.56 within about 2 %
-#: over the levels of one family; r/4 gave no observed order; at n = 1 r/8 does not converge
-#: (docs/verification.md §4).
+#: over the levels of one family; r/4 gave no observed order; at n = 1 r/8 does not converge.
+#: r/16 converges the pyramid at n = 6.56 (order 2.3) and shows the frustum's r/8 levels about
+#: 4 % high, at 4-5x the time per case, so r/8 stays the default (docs/verification.md §4).
 CREASE_FRACTION = 0.125
 #: Interface cells per feature wavelength of a measured or random surface (P2 geometry: the
 #: interface area of a cosine is then within ~1e-4).
