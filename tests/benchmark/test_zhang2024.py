@@ -17,6 +17,10 @@ import pytest
 
 from contour_fem.studies.experiment import run_benchmark
 
+# The module's fixture runs the whole benchmark (about 30 cases); on a slow day of the 2-core
+# development machine it took over 10 min on 2 ranks, past the suite's 600 s per test.
+pytestmark = pytest.mark.timeout(1800)
+
 # At the defaults (R_int = 10 Ω·cm², n = m = 6.56, no slip, k = 0.2 MPa⁻¹), `lean` P3/P2 for the
 # egg-boxes, P2/P1 with 2 µm rounded edges for the pyramid and the frustum.
 REPRODUCED = ["F1a", "F2b", "F2c", "F6b", "F6c", "F6d", "F6f"]
