@@ -18,10 +18,9 @@ import time
 from mpi4py import MPI
 
 from contour_fem import config
+from contour_fem.case import primary_current
 from contour_fem.core.units import UM
 from contour_fem.mesh import create_cell_mesh
-from contour_fem.physics.current import CurrentProblem
-from contour_fem.physics.parameters import Kinetics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,13 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                                              overrides={**overrides, "mesh.refinement": level}))
         t0 = time.perf_counter()
         cell = create_cell_mesh(comm, case.topography, case.cell)
-        problem = CurrentProblem(cell, case.electrolyte, Kinetics(distribution="primary"),
-                                 case.operating.temperature, degree=case.solver.current_degree,
-                                 solver=case.solver.current_solver, prefix="current_primary_")
-        try:
-            result = problem.solve(case.operating.reference_current)
-        finally:
-            problem.destroy()
+        result = primary_current(case, cell)
         if comm.rank == 0:
             at = ", ".join(f"{UM.from_si(c):.3f}" for c in result.f_max_location)
             print(f"| ×{level:.3g} | {result.ndofs:,} | {result.f_max:.6f} | {at} | "

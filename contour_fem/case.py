@@ -220,6 +220,22 @@ def creep_problem(case: Case, cell: CellMesh) -> CreepProblem:
                         max_it=sol.newton_max_it, newton=sol.newton)
 
 
+def primary_current(case: Case, cell: CellMesh) -> CurrentResult:
+    """The primary current distribution of ``case``'s geometry on ``cell`` at i_ref.
+
+    The same electrolyte, element and solver preset as the case, without interface kinetics
+    (the paper's Fig. 1e/2b maxima); collective on the mesh's communicator.
+    """
+    sol = case.solver
+    problem = CurrentProblem(cell, case.electrolyte, Kinetics(distribution="primary"),
+                             case.operating.temperature, degree=sol.current_degree,
+                             solver=sol.current_solver, prefix="current_primary_")
+    try:
+        return problem.solve(case.operating.reference_current)
+    finally:
+        problem.destroy()
+
+
 def run_case(case: Case, comm: MPI.Comm, *, mesh: CellMesh | None = None,
              start: CreepStart | None = None,
              problem: CreepProblem | None = None) -> CaseResult:
@@ -295,13 +311,7 @@ def _run(case, comm, cell, current, creep, ref, timings, t_start, start) -> Case
     if case.solver.primary_reference and not case.kinetics.primary:
         # The paper's Fig. 1e/2b maxima: the same geometry without interface kinetics.
         t0 = time.perf_counter()
-        primary = CurrentProblem(cell, case.electrolyte, Kinetics(distribution="primary"),
-                                 case.operating.temperature, degree=case.solver.current_degree,
-                                 solver=case.solver.current_solver, prefix="current_primary_")
-        try:
-            primary_f_max = primary.solve(i_ref).f_max
-        finally:
-            primary.destroy()
+        primary_f_max = primary_current(case, cell).f_max
         timings["primary_current"] = time.perf_counter() - t0
 
     root = None
