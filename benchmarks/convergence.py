@@ -49,16 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     if comm.rank != 0:
         return 0
     levels = sorted(args.levels)
-    at = levels.index(args.at)
     print("| sample | quantity | " + " | ".join(f"×{v:.3g}" for v in levels)
           + " | order | extrapolated | error at ×" + f"{args.at:g} |")
     print("|---|---|" + "---|" * (len(levels) + 3))
     for name, rec in records.items():
+        solved = rec["levels"]  # a failed level has no value (its reason is a warning)
+        at = solved.index(args.at) if args.at in solved else None
         for q, c in rec["quantities"].items():
-            vals = " | ".join(f"{v:.6g}" for v in c["all_values"])
+            by_level = dict(zip(solved, c["all_values"], strict=True))
+            vals = " | ".join(f"{by_level[v]:.6g}" if v in by_level else "failed"
+                              for v in levels)
             order = "–" if c["order"] is None else f"{c['order']:.2f}"
             ext = "–" if c["extrapolated"] is None else f"{c['extrapolated']:.6g}"
-            err = ("–" if c.get("level_errors") is None else f"{c['level_errors'][at]:.2e}")
+            err = ("–" if c.get("level_errors") is None or at is None
+                   else f"{c['level_errors'][at]:.2e}")
             print(f"| {name} | {q} | {vals} | {order} | {ext} | {err} |")
         dofs = ", ".join(str(n["creep"]) for n in rec["ndofs"])
         times = ", ".join(f"{t:.1f}" for t in rec["wall_time_s"])

@@ -130,7 +130,9 @@ def _cmd_convergence(args, comm: MPI.Comm) -> int:
         on_root(comm, write_json, stage / "convergence.json", {"config": cfg, **record})
     if comm.rank == 0:
         print(convergence.format_table(record))
-    return 0
+    # Failed levels are recorded and the study goes on; without three solved levels it has
+    # no analysis to give.
+    return 0 if len(record["levels"]) >= 3 else 1
 
 
 def _cmd_sweep(args, comm: MPI.Comm) -> int:

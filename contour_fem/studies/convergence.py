@@ -3,8 +3,9 @@
 Given a quantity on three meshes of sizes h1 > h2 > h3, the observed order p solves
 (q1 − q2)/(q2 − q3) = (h1^p − h2^p)/(h2^p − h3^p); the extrapolated value is
 q∞ = q3 + (q3 − q2)/((h2/h3)^p − 1), and the error bar of the finest value is Roache's grid
-convergence index with safety factor 1.25. Non-monotone sequences get no order, and their error
-bar is the spread of the three values.
+convergence index with safety factor 1.25. A sequence gets no order when it is not monotone, or
+when it is monotone but its increments do not shrink as a converging one's would (order ≤ 0:
+diverging, or far from asymptotic); its error bar is then the spread of the three values.
 """
 
 from __future__ import annotations
@@ -16,11 +17,22 @@ from dataclasses import asdict, dataclass, replace
 from scipy.optimize import brentq
 
 from contour_fem.case import run_case
-from contour_fem.core.errors import InputError
+from contour_fem.core.errors import ContourFemError, InputError, one_line
 from contour_fem.core.provenance import versions
 from contour_fem.core.units import MPA
 
 log = logging.getLogger(__name__)
+
+
+#: Why a sequence of three values has no observed order, and what that means for the user.
+NO_ORDER = {
+    "not_monotone": "the values are not monotone: a maximum that moves between nodes, or not "
+                    "yet asymptotic",
+    "not_shrinking": "the values are monotone but their increments do not shrink as a "
+                     "converging sequence's would (order ≤ 0): diverging, or far from asymptotic",
+    "too_fast": "the increments shrink faster than any order up to 20: the values have "
+                "stalled at round-off, or the levels are pre-asymptotic",
+}
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,9 @@ class Convergence:
     order: float | None
     extrapolated: float | None
     error_bar: float  # absolute, for the finest value
-    relative_error: float  # |q3 − q∞| / |q∞| (spread / |q3| when not monotone)
+    relative_error: float  # |q3 − q∞| / |q∞| (spread / |q3| without an order)
+    #: Why there is no order: one of :data:`NO_ORDER` (None when there is one).
+    no_order: str | None = None
 
     def as_dict(self) -> dict:
         """JSON-friendly record."""
@@ -50,17 +64,20 @@ def richardson(sizes: tuple[float, float, float], values: tuple[float, float, fl
     spread = max(values) - min(values)
     if d23 == 0 and d12 == 0:
         return Convergence(sizes, values, math.inf, q3, 0.0, 0.0)
+    rel_spread = spread / max(abs(q3), 1e-300)
     if d12 * d23 <= 0:  # oscillatory or stalled: no asymptotic order
-        return Convergence(sizes, values, None, None, spread, spread / max(abs(q3), 1e-300))
+        return Convergence(sizes, values, None, None, spread, rel_spread, "not_monotone")
     ratio = d12 / d23
 
     def gap(p: float) -> float:
         return (h1**p - h2**p) / (h2**p - h3**p) - ratio
 
-    try:
-        p = brentq(gap, 1e-3, 20.0)
-    except ValueError:
-        return Convergence(sizes, values, None, None, spread, spread / max(abs(q3), 1e-300))
+    p_lo, p_hi = 1e-3, 20.0
+    if gap(p_lo) * gap(p_hi) > 0:
+        # gap grows with p: below its p → 0 limit the increments shrink too slowly.
+        reason = "not_shrinking" if gap(p_lo) > 0 else "too_fast"
+        return Convergence(sizes, values, None, None, spread, rel_spread, reason)
+    p = brentq(gap, p_lo, p_hi)
     r = h2 / h3
     q_inf = q3 + (q3 - q2) / (r**p - 1.0)
     err = safety * abs(q3 - q_inf)
@@ -88,25 +105,46 @@ def mesh_study(case, comm, quantities, levels=DEFAULT_LEVELS) -> dict:
         quantities: Mapping name → callable(CaseResult) → float.
         levels: Refinement factors, coarse to fine (at least three).
 
+    A level that fails (a solver that does not converge, a mesh above ``mesh.max_cells``) is
+    logged and recorded, and the study goes on: the analysis uses the three finest levels that
+    were solved.
+
     Returns:
-        ``{name: Convergence}`` of the three finest levels, ``"results"`` (every level's
-        CaseResult) and ``"sizes_um"`` (the interface size of every level).
+        ``{name: Convergence}`` of the three finest solved levels (None for each name when
+        fewer than three were solved), ``"levels"`` and ``"results"`` (every solved level and
+        its CaseResult), ``"sizes_um"`` (their interface sizes) and ``"failed"`` (one
+        ``{"level", "type", "reason"}`` per failed level).
 
     """
     levels = sorted(float(v) for v in levels)
     if len(levels) < 3 or len(set(levels)) < len(levels) or levels[0] <= 0:
         raise InputError(f"convergence needs three or more distinct positive levels, got "
                          f"{levels}")
-    results = []
+    solved, results, failed = [], [], []
     for level in levels:
         log.info("convergence: level %g of %s", level, levels)
-        results.append(run_case(family_case(case, level), comm))
+        result, error = None, None
+        try:
+            result = run_case(family_case(case, level), comm)
+        except ContourFemError as exc:  # not programming errors: those propagate
+            error = {"level": level, "type": type(exc).__name__, "reason": one_line(exc)}
+        # A failure on any rank fails the level on every rank (the lowest rank's report).
+        error = next((e for e in comm.allgather(error) if e is not None), None)
+        if error is not None:
+            log.warning("convergence: level %g failed (%s): %s; going on", level,
+                        error["type"], error["reason"])
+            failed.append(error)
+            continue
+        solved.append(level)
+        results.append(result)
     sizes = tuple(r.cell.cell["interface_size_um"] for r in results)
     out = {name: richardson(sizes[-3:], tuple(fn(r) for r in results[-3:]))
-           for name, fn in quantities.items()}
+           if len(results) >= 3 else None for name, fn in quantities.items()}
     out["values"] = {name: [fn(r) for r in results] for name, fn in quantities.items()}
+    out["levels"] = solved
     out["results"] = results
     out["sizes_um"] = sizes
+    out["failed"] = failed
     return out
 
 
@@ -136,12 +174,24 @@ def study_record(case, comm, levels=DEFAULT_LEVELS) -> dict:
     if case.kinetics.primary or not case.solver.primary_reference:
         quantities.pop("primary_max_current_ratio")
     study = mesh_study(case, comm, quantities, levels)
-    record: dict = {"levels": sorted(levels), "interface_size_um": list(study["sizes_um"]),
+    record: dict = {"levels": study["levels"], "levels_asked": sorted(levels),
+                    "failed_levels": study["failed"],
+                    "interface_size_um": list(study["sizes_um"]),
                     "ndofs": [r.to_json()["ndofs"] for r in study["results"]],
                     "wall_time_s": [r.timings["total"] for r in study["results"]],
                     "quantities": {}, "warnings": []}
+    record["warnings"] += [f"level ×{f['level']:g} failed ({f['type']}): {f['reason']}"
+                           for f in study["failed"]]
+    if len(study["results"]) < 3:
+        record["warnings"].append(f"only {len(study['results'])} of {len(levels)} levels were "
+                                  "solved: no observed order or extrapolation")
     for name in quantities:
         conv = study[name]
+        if conv is None:
+            record["quantities"][name] = {"all_values": study["values"][name], "order": None,
+                                          "extrapolated": None, "relative_error": None,
+                                          "reachable_order": reachable_order(name, case)}
+            continue
         entry = {**conv.as_dict(), "all_values": study["values"][name],
                  "reachable_order": reachable_order(name, case)}
         if conv.extrapolated is not None:
@@ -149,8 +199,8 @@ def study_record(case, comm, levels=DEFAULT_LEVELS) -> dict:
                                      for v in study["values"][name]]
         if conv.order is None:
             record["warnings"].append(
-                f"{name}: no observed order (the values are not monotone: a maximum that moves "
-                f"between nodes, or not yet asymptotic); spread {conv.relative_error:.2e}")
+                f"{name}: no observed order ({NO_ORDER[conv.no_order]}); spread "
+                f"{conv.relative_error:.2e}")
         elif not 0.5 <= conv.order <= entry["reachable_order"] + 0.5:
             record["warnings"].append(
                 f"{name}: observed order {conv.order:.2f} is outside what the element can reach "
@@ -172,7 +222,8 @@ def format_table(record: dict) -> str:
     for name, c in record["quantities"].items():
         order = "-" if c["order"] is None else f"{c['order']:.2f}"
         ext = "-" if c["extrapolated"] is None else f"{c['extrapolated']:.6g}"
+        err = "-" if c["relative_error"] is None else f"{c['relative_error']:.2e}"
         lines.append(f"{name:34s} " + " ".join(f"{v:11.6g}" for v in c["all_values"])
-                     + f" {order:>6s} {ext:>12s} {c['relative_error']:10.2e}")
+                     + f" {order:>6s} {ext:>12s} {err:>10s}")
     lines += [f"warning: {w}" for w in record["warnings"]]
     return "\n".join(lines)

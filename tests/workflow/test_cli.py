@@ -1,4 +1,4 @@
-"""The command line: configuration errors, ``mesh`` and ``solve`` outputs."""
+"""The command line: configuration errors, ``mesh``, ``solve`` and ``convergence`` outputs."""
 
 import json
 from pathlib import Path
@@ -116,3 +116,27 @@ def test_cli_solves_a_height_map_and_a_random_surface(tmp_path):
         assert result["converged"] and math.isfinite(result["max_excess_pressure_MPa"])
         assert run["mesh"]["domain"] == domain, run["mesh"]
         assert len(run["mesh"]["sha256"]) == 64  # the surface, recorded by its hash
+
+
+def test_cli_convergence_records_a_failed_level_and_goes_on(tmp_path, capsys):
+    """A level above mesh.max_cells fails alone; the analysis uses the levels that ran."""
+    case = _solve_config(tmp_path)
+    args = ["-q", "convergence", str(case), "--set", "solver.creep_degree=2", "--set",
+            "mesh.max_cells=5000"]  # ×1 has 2,688 cells, ×1.5 7,776
+    out = tmp_path / "study"
+    assert main([*args, "--levels", "0.5", "0.667", "1", "1.5", "--out", str(out)]) == 0
+    record = json.loads((out / "convergence.json").read_text())
+    assert record["levels"] == [0.5, 0.667, 1.0]
+    assert record["levels_asked"] == [0.5, 0.667, 1.0, 1.5]
+    (failed,) = record["failed_levels"]
+    assert failed["level"] == 1.5 and "mesh.max_cells" in failed["reason"]
+    quantity = record["quantities"]["max_excess_pressure_MPa"]
+    assert len(quantity["all_values"]) == 3 and quantity["order"] is not None
+    assert "level ×1.5 failed" in capsys.readouterr().out
+    # Two solved levels: the record is written, without an analysis, and the exit says so.
+    out2 = tmp_path / "study2"
+    assert main([*args, "--levels", "0.667", "1", "1.5", "--out", str(out2)]) == 1
+    record = json.loads((out2 / "convergence.json").read_text())
+    assert record["levels"] == [0.667, 1.0]
+    assert record["quantities"]["max_current_ratio"]["order"] is None
+    assert "only 2 of 3 levels were solved" in capsys.readouterr().out
