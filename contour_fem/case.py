@@ -34,6 +34,7 @@ from contour_fem.physics.coupling import (
 from contour_fem.physics.creep import (
     CREEP_DEGREES,
     NEWTON_CHOICES,
+    STRESS_RECOVERIES,
     CreepProblem,
     CreepResult,
     CreepStart,
@@ -68,6 +69,10 @@ class SolverSettings:
     quadrature_degree: int | None = param(None, kind=int, lo=1, hi=12, nullable=True,
                                           default_doc="2 × creep_degree",
                                           doc="quadrature degree of the creep forms")
+    stress_recovery: str = param(
+        "velocity", kind=str, choices=STRESS_RECOVERIES,
+        doc="trace space of the Δp projection: the velocity's degree k or the pressure's k − 1",
+        source="velocity overshoots on fillets at n = 1 (docs/verification.md §4)")
     regularisation: float = param(1e-3, unit=ONE, lo=0.0, strict_lo=True, hi=1.0,
                                   doc="ε̂₀ of the viscosity, relative to the strain-rate scale")
     newton_max_it: int = param(40, kind=int, lo=1, hi=500,
@@ -217,7 +222,8 @@ def creep_problem(case: Case, cell: CellMesh) -> CreepProblem:
     return CreepProblem(cell, case.creep, case.operating, degree=sol.creep_degree,
                         quadrature_degree=sol.quadrature_degree,
                         regularisation=sol.regularisation, solver=sol.creep_solver,
-                        max_it=sol.newton_max_it, newton=sol.newton)
+                        max_it=sol.newton_max_it, newton=sol.newton,
+                        recovery=sol.stress_recovery)
 
 
 def primary_current(case: Case, cell: CellMesh) -> CurrentResult:

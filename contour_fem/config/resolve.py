@@ -169,6 +169,9 @@ def set_key(cfg: dict, dotted: str, value: Any) -> dict:
 
 #: Keys that do not change a result: left out of the hashes that identify cases and meshes.
 UNHASHED = {"mesh": ("max_cells",)}
+#: Keys added after results were stored: left out of the hashes at their default, so that a
+#: case that does not use them keeps its hash (and its stored results).
+UNHASHED_AT_DEFAULT = {"solver": {"stress_recovery": SCHEMA["solver"]["stress_recovery"].default}}
 
 
 def _hashed(resolved: dict, sections) -> dict:
@@ -177,6 +180,10 @@ def _hashed(resolved: dict, sections) -> dict:
         value = resolved[k]
         if k in UNHASHED:
             value = {key: v for key, v in value.items() if key not in UNHASHED[k]}
+        if k in UNHASHED_AT_DEFAULT:
+            defaults = UNHASHED_AT_DEFAULT[k]
+            value = {key: v for key, v in value.items()
+                     if key not in defaults or defaults[key] != v}
         out[k] = value
     # Rounded edges (or a crease size given) get crease-graded meshes; their revision keeps old
     # results of such cases from being reused after the meshes changed. Others keep their hashes.

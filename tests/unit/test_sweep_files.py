@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 from pathlib import Path
 
@@ -276,3 +277,18 @@ def test_the_identification_grid_sweep_is_the_benchmarks_grid_of_its_sample():
     assert {c.hash for c in load_sweep(REPO / "runs" / "identification_grid.toml").cases
             } == expected
     assert len(expected) == 30
+
+
+@serial_only
+def test_a_key_added_later_keeps_old_hashes_at_its_default(repo):
+    # solver.stress_recovery came after results were stored: at its default a case keeps the
+    # hash it had without the key (its stored result is reused); the other value is a new case.
+    egg = config.load(repo / "geometries" / "eggbox_H25S150.toml")
+    without = copy.deepcopy(egg)
+    del without["solver"]["stress_recovery"]
+    assert egg["solver"]["stress_recovery"] == "velocity"
+    assert config.config_hash(egg) == config.config_hash(without)
+    other = config.load(repo / "geometries" / "eggbox_H25S150.toml",
+                        {"solver.stress_recovery": "pressure"})
+    assert config.config_hash(other) != config.config_hash(egg)
+    assert config.mesh_key(other) == config.mesh_key(egg)

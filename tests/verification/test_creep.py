@@ -19,6 +19,7 @@ from contour_fem.geometry import CellSpec, EggBox, Flat, Frustum, Pyramid
 from contour_fem.mesh import create_cell_mesh
 from contour_fem.physics.creep import (
     NEWTON_VARIANTS,
+    STRESS_RECOVERIES,
     CreepProblem,
     CreepStart,
     newton_variant,
@@ -64,15 +65,16 @@ def flat_coarse_mesh():
 # scatter ~1.5 %); P3/P2 on the coarse preset within 0.3 % (0.09 % and 0.10 % measured).
 
 
+@pytest.mark.parametrize("recovery", STRESS_RECOVERIES)
 @pytest.mark.parametrize(("degree", "mesh", "tol"), [(2, "flat_mesh", 0.01),
                                                      (3, "flat_coarse_mesh", 0.003)])
-def test_newtonian_half_space_formula(degree, mesh, tol, request):
+def test_newtonian_half_space_formula(degree, mesh, tol, recovery, request):
     # docs/model.md §8: plating v̄ + v1·cos(Kx) on a flat interface, no slip: excess normal stress
     # 2·η·K·v1·cos(Kx) (half-space; the Li here is S deep, e^(−K·S) ≈ 2e-3).
     eta, eps = 1e10, 0.2
     k = 2 * math.pi / S
     prob = CreepProblem(request.getfixturevalue(mesh), newtonian(eta), Operating(),
-                        degree=degree)
+                        degree=degree, recovery=recovery)
     res = prob.solve(lambda x: I_REF * (1 + eps * np.cos(k * x[0])), I_REF)
     v1 = eps * I_REF * Creep().molar_volume / FARADAY
     dofs = prob.if_dofs

@@ -23,12 +23,13 @@ from contour_fem.physics.creep.problem import (
     CreepProblem,
     newton_variant,
 )
-from contour_fem.physics.creep.stress import CreepResult
+from contour_fem.physics.creep.stress import STRESS_RECOVERIES, CreepResult
 
 __all__ = [
     "CREEP_DEGREES",
     "NEWTON_CHOICES",
     "NEWTON_VARIANTS",
+    "STRESS_RECOVERIES",
     "CreepProblem",
     "CreepResult",
     "CreepStart",

@@ -104,7 +104,7 @@ class CreepProblem:
             default: primal–dual, restarting standard where free slip damps it;
             :func:`newton_variant`).
         degree: Velocity degree k of the Taylor–Hood pair Pk/Pk−1 (2 or 3).
-
+        recovery: Trace space of Δp, one of :data:`.stress.STRESS_RECOVERIES`.
     """
 
     def __init__(
@@ -121,6 +121,7 @@ class CreepProblem:
         max_it: int = 40,
         newton: str = "auto",
         degree: int = 2,
+        recovery: str = "velocity",
     ):
         newton, self.may_turn_exact = newton_variant(newton, creep.slip)
         self._exact = False  # primal–dual Newton turned standard for the rest of this solve
@@ -129,8 +130,7 @@ class CreepProblem:
         if degree not in CREEP_DEGREES:
             raise InputError(f"creep velocity degree must be 2 or 3, got {degree!r}")
         self.cell, self.creep, self.operating = cell, creep, operating
-        self.prefix = prefix
-        self.degree = degree
+        self.prefix, self.degree = prefix, degree
         self.quad_degree = quadrature_degree if quadrature_degree is not None else 2 * degree
         self.topo = cell.topography
         self.sub = sub = cell.submesh("lithium")
@@ -166,12 +166,12 @@ class CreepProblem:
         self.normal.interpolate(lambda x: self.topo.normal(x[0], x[1]).T)
         self.plating = dolfinx.fem.Function(self.S2, name="plating_ratio")  # i_loc / i_geo
         self.g = dolfinx.fem.Function(self.V, name="interface_velocity")
-        self._g_expr = dolfinx.fem.Expression(
-            -self.plating * self.normal, self.V.element.interpolation_points
-        )
+        self._g_expr = dolfinx.fem.Expression(-self.plating * self.normal,
+                                              self.V.element.interpolation_points)
         self.plate = dolfinx.fem.Function(self.V)
         self.ds_if = sub.ds("interface")
         self.if_dofs = dolfinx.fem.locate_dofs_topological(self.S2, 2, sub.facets("interface"))
+        self.recovery_space = stress.recovery_space(recovery, sub, degree)  # None: on S2
         self.ds_bottom = sub.ds("lithium_bottom")
         self.bottom_area = assemble_global(1.0 * self.ds_bottom, self.comm)
         self.bottom_dofs = dolfinx.fem.locate_dofs_topological(self.V, 2,

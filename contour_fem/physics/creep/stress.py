@@ -20,10 +20,17 @@ import numpy as np
 import ufl
 from petsc4py import PETSc
 
+from contour_fem.core.errors import InputError
 from contour_fem.core.units import MA_CM2, MPA, UM
 from contour_fem.fem.jit import compile_form
 from contour_fem.fem.utils import boundary_projection, global_argmax, owned
 from contour_fem.physics.creep import law
+
+#: Trace spaces of the Δp projection: the velocity's degree k, or the pressure's k − 1. The stress
+#: of Pk/Pk−1 is discontinuous of degree k − 1; projected on the degree-k trace it overshoots
+#: from node to node where it changes fast (a fillet), on the degree-(k − 1) trace it does not
+#: (docs/verification.md §4).
+STRESS_RECOVERIES = ("velocity", "pressure")
 
 
 @dataclass
@@ -127,6 +134,23 @@ def normal_stress(sigma, normal, space: dolfinx.fem.FunctionSpace, dofs: np.ndar
     return out
 
 
+def recovery_space(recovery: str, sub, degree: int):
+    """The trace space of Δp for ``recovery`` and its interface dofs (None: the velocity's).
+
+    Args:
+        recovery: One of :data:`STRESS_RECOVERIES`.
+        sub: The lithium submesh (its ``mesh`` and ``facets("interface")``).
+        degree: Velocity degree k.
+    """
+    if recovery not in STRESS_RECOVERIES:
+        raise InputError(f"solver.stress_recovery must be one of {', '.join(STRESS_RECOVERIES)}, "
+                         f"got {recovery!r}")
+    if recovery == "velocity":
+        return None
+    space = dolfinx.fem.functionspace(sub.mesh, ("Lagrange", degree - 1))
+    return space, dolfinx.fem.locate_dofs_topological(space, 2, sub.facets("interface"))
+
+
 def recover(problem, i_geo: float, plate_speed: float, history: list[dict],
             elapsed: float) -> CreepResult:
     """The result of a solved :class:`~contour_fem.physics.creep.CreepProblem` (SI units).
@@ -144,8 +168,18 @@ def recover(problem, i_geo: float, plate_speed: float, history: list[dict],
     datum = plate_pressure(reaction, problem.bottom_dofs, problem.bottom_area)
     u, p = ufl.split(problem.w)
     sigma = law.stress(u, p, problem.n_exp, problem.eps0, problem.length)
-    dp = normal_stress(sigma, problem.normal, problem.S2, problem.if_dofs, problem.ds_if,
-                       problem.quad_degree, problem.prefix + "dp_")
+    if problem.recovery_space is not None:  # the pressure's degree, written in S2
+        space, dofs = problem.recovery_space
+        low = normal_stress(sigma, problem.normal, space, dofs, problem.ds_if,
+                            problem.quad_degree, problem.prefix + "dp_")
+        dp = dolfinx.fem.Function(problem.S2, name="excess_pressure")
+        dp.interpolate(low)  # exact: the degree-(k − 1) space lies in the degree-k one
+        keep = dp.x.array[problem.if_dofs].copy()
+        dp.x.array[:] = 0.0  # midpoints of edges that only touch the interface
+        dp.x.array[problem.if_dofs] = keep
+    else:
+        dp = normal_stress(sigma, problem.normal, problem.S2, problem.if_dofs, problem.ds_if,
+                           problem.quad_degree, problem.prefix + "dp_")
     dp.x.array[problem.if_dofs] -= datum
     scale = problem.stress_scale
     dp.x.array[:] *= scale

@@ -33,7 +33,7 @@ from contour_fem.studies.sweep.grammar import SweepCase
 def _creep_setting(cfg: dict) -> tuple:
     creep, sol = cfg["creep"], cfg["solver"]
     return (creep["slip"], creep["bottom"], sol["creep_degree"], sol["quadrature_degree"],
-            sol["creep"], sol["newton"], sol["regularisation"])
+            sol["creep"], sol["newton"], sol["regularisation"], sol["stress_recovery"])
 
 
 def creep_key(cfg: dict) -> tuple:
