@@ -52,7 +52,12 @@ def _write(path: Path, name: str, identify: dict, facts=(), measurements=(), bas
         for row in rows:
             lines.append(f"[[{block}]]")
             lines += [f"{k} = {_toml(v)}" for k, v in row.items()]
-    path.write_text("\n".join(lines) + "\n")
+    # One writer: ranks writing the same file at once let rank 0 read another's half-written
+    # file ("an experiment needs [[samples]]", seen once under 2 ranks).
+    comm = MPI.COMM_WORLD
+    if comm.rank == 0:
+        path.write_text("\n".join(lines) + "\n")
+    comm.barrier()
     return path
 
 
