@@ -27,6 +27,7 @@ from contour_fem.config.schema import (
 from contour_fem.core.errors import InputError
 from contour_fem.core.files import read_text
 from contour_fem.geometry.spec import CREASE_MESH_REVISION
+from contour_fem.physics.creep import LEGACY_STRESS_RECOVERY
 
 
 def resolve(user: dict) -> dict:
@@ -169,9 +170,10 @@ def set_key(cfg: dict, dotted: str, value: Any) -> dict:
 
 #: Keys that do not change a result: left out of the hashes that identify cases and meshes.
 UNHASHED = {"mesh": ("max_cells",)}
-#: Keys added after results were stored: left out of the hashes at their default, so that a
-#: case that does not use them keeps its hash (and its stored results).
-UNHASHED_AT_DEFAULT = {"solver": {"stress_recovery": SCHEMA["solver"]["stress_recovery"].default}}
+#: Keys added after results were stored: left out of the hashes at the value every earlier
+#: result was computed with, so that such a result keeps its hash (and is reused when asked for
+#: again). Any other value, a later default included, is part of the hash: its results differ.
+UNHASHED_AT_LEGACY = {"solver": {"stress_recovery": LEGACY_STRESS_RECOVERY}}
 
 
 def _hashed(resolved: dict, sections) -> dict:
@@ -180,10 +182,10 @@ def _hashed(resolved: dict, sections) -> dict:
         value = resolved[k]
         if k in UNHASHED:
             value = {key: v for key, v in value.items() if key not in UNHASHED[k]}
-        if k in UNHASHED_AT_DEFAULT:
-            defaults = UNHASHED_AT_DEFAULT[k]
+        if k in UNHASHED_AT_LEGACY:
+            legacy = UNHASHED_AT_LEGACY[k]
             value = {key: v for key, v in value.items()
-                     if key not in defaults or defaults[key] != v}
+                     if key not in legacy or legacy[key] != v}
         out[k] = value
     # Rounded edges (or a crease size given) get crease-graded meshes; their revision keeps old
     # results of such cases from being reused after the meshes changed. Others keep their hashes.

@@ -23,10 +23,17 @@ from contour_fem.physics.creep.problem import (
     CreepProblem,
     newton_variant,
 )
-from contour_fem.physics.creep.stress import STRESS_RECOVERIES, CreepResult
+from contour_fem.physics.creep.stress import (
+    DEFAULT_STRESS_RECOVERY,
+    LEGACY_STRESS_RECOVERY,
+    STRESS_RECOVERIES,
+    CreepResult,
+)
 
 __all__ = [
     "CREEP_DEGREES",
+    "DEFAULT_STRESS_RECOVERY",
+    "LEGACY_STRESS_RECOVERY",
     "NEWTON_CHOICES",
     "NEWTON_VARIANTS",
     "STRESS_RECOVERIES",

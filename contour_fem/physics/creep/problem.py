@@ -121,7 +121,7 @@ class CreepProblem:
         max_it: int = 40,
         newton: str = "auto",
         degree: int = 2,
-        recovery: str = "velocity",
+        recovery: str = stress.DEFAULT_STRESS_RECOVERY,
     ):
         newton, self.may_turn_exact = newton_variant(newton, creep.slip)
         self._exact = False  # primal–dual Newton turned standard for the rest of this solve
