@@ -31,8 +31,9 @@ from contour_fem.physics.creep import law
 #: from node to node where it changes fast (a fillet), on the degree-(k − 1) trace it does not
 #: (docs/verification.md §4).
 STRESS_RECOVERIES = ("velocity", "pressure")
-#: The default recovery: on fillets at n = 1 the velocity's trace is 20–37 % above it on the same
-#: mesh, and its maxima converge (docs/verification.md §4).
+#: The default recovery: it does not alternate across fillets, where at n = 1 the velocity's
+#: trace is 20–37 % above it on the same mesh; on smooth surfaces the two agree
+#: (docs/verification.md §3, §4).
 DEFAULT_STRESS_RECOVERY = "pressure"
 #: The recovery of every result stored before the choice existed.
 LEGACY_STRESS_RECOVERY = "velocity"
