@@ -19,7 +19,8 @@ from scipy.optimize import brentq
 from contour_fem.case import run_case
 from contour_fem.core.errors import ContourFemError, InputError, one_line
 from contour_fem.core.provenance import versions
-from contour_fem.core.units import MPA
+from contour_fem.core.units import MPA, UM
+from contour_fem.studies.peaks import PEAK_SEPARATION, follow_maxima
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,44 @@ QUANTITIES = {
 }
 
 
+#: Quantities that are maxima of an interface column: name → column. Their local maxima get
+#: sequences of their own (:mod:`~contour_fem.studies.peaks`).
+MAXIMUM_OF = {"max_current_ratio": "current_ratio",
+              "max_excess_pressure_MPa": "excess_pressure_MPa"}
+
+
+def local_maxima_record(case, results, name: str) -> list[dict]:
+    """Each local maximum of ``name``'s column followed over the solved levels, analysed.
+
+    Returns one entry per local maximum (largest first): its location, values and, over the
+    three finest levels, its :class:`Convergence` fields.
+    """
+    separation = UM.from_si(PEAK_SEPARATION * case.topography.period)
+    tables = [r.interface for r in results]
+    out = []
+    for seq in follow_maxima(tables, MAXIMUM_OF[name], separation):
+        entry = {"location_um": seq["location_um"], "all_values": seq["values"],
+                 "holds_max": seq["holds_max"]}
+        if len(results) >= 3:
+            sizes = tuple(r.cell.cell["interface_size_um"] for r in results[-3:])
+            entry.update(richardson(sizes, tuple(seq["values"][-3:])).as_dict())
+        out.append(entry)
+    return out
+
+
+def moving_maximum(name: str, levels: list[float], peaks: list[dict]) -> str | None:
+    """A warning when the maximum sits at different local maxima on the three finest levels."""
+    holder = [next((k for k, p in enumerate(peaks) if p["holds_max"][i]), None)
+              for i in range(len(levels))]
+    if len(set(holder[-3:])) < 2:
+        return None
+    where = ", ".join(f"×{lev:.3g} at ({peaks[k]['location_um'][0]:.4g}, "
+                      f"{peaks[k]['location_um'][1]:.4g}) µm" if k is not None
+                      else f"×{lev:.3g} elsewhere" for lev, k in zip(levels, holder, strict=True))
+    return (f"{name}: the maximum moves between local maxima ({where}); its sequence mixes "
+            "them, so read each local maximum's own sequence")
+
+
 def reachable_order(name: str, case) -> float:
     """The largest observed order the element can give for a quantity.
 
@@ -207,6 +246,11 @@ def study_record(case, comm, levels=DEFAULT_LEVELS) -> dict:
                 f"(≤ {entry['reachable_order']:g}): the levels are pre-asymptotic, treat the "
                 "extrapolation with care")
         record["quantities"][name] = entry
+    for name in MAXIMUM_OF.keys() & quantities.keys():
+        peaks = local_maxima_record(case, study["results"], name)
+        record["quantities"][name]["local_maxima"] = peaks
+        moved = moving_maximum(name, study["levels"], peaks)
+        record["warnings"] += [moved] if moved else []
     record["versions"] = versions()
     return record
 
@@ -225,5 +269,13 @@ def format_table(record: dict) -> str:
         err = "-" if c["relative_error"] is None else f"{c['relative_error']:.2e}"
         lines.append(f"{name:34s} " + " ".join(f"{v:11.6g}" for v in c["all_values"])
                      + f" {order:>6s} {ext:>12s} {err:>10s}")
+        peaks = c.get("local_maxima", [])
+        for p in peaks if len(peaks) > 1 else []:
+            order = "-" if p.get("order") is None else f"{p['order']:.2f}"
+            ext = "-" if p.get("extrapolated") is None else f"{p['extrapolated']:.6g}"
+            err = "-" if p.get("relative_error") is None else f"{p['relative_error']:.2e}"
+            label = f"  local max at ({p['location_um'][0]:.4g}, {p['location_um'][1]:.4g})"
+            lines.append(f"{label:34s} " + " ".join(f"{v:11.6g}" for v in p["all_values"])
+                         + f" {order:>6s} {ext:>12s} {err:>10s}")
     lines += [f"warning: {w}" for w in record["warnings"]]
     return "\n".join(lines)

@@ -132,6 +132,11 @@ def test_cli_convergence_records_a_failed_level_and_goes_on(tmp_path, capsys):
     assert failed["level"] == 1.5 and "mesh.max_cells" in failed["reason"]
     quantity = record["quantities"]["max_excess_pressure_MPa"]
     assert len(quantity["all_values"]) == 3 and quantity["order"] is not None
+    # The maximum stays at the egg-box crest, the first local maximum: their sequences agree.
+    crest = quantity["local_maxima"][0]
+    assert crest["all_values"] == pytest.approx(quantity["all_values"], rel=1e-12)
+    assert crest["holds_max"] == [True] * 3
+    assert crest["order"] == pytest.approx(quantity["order"], rel=1e-6)
     assert "level ×1.5 failed" in capsys.readouterr().out
     # Two solved levels: the record is written, without an analysis, and the exit says so.
     out2 = tmp_path / "study2"
