@@ -26,6 +26,7 @@ from contour_fem.config.schema import (
 )
 from contour_fem.core.errors import InputError
 from contour_fem.core.files import read_text
+from contour_fem.geometry.profiles import LEGACY_CORNER_PROFILE
 from contour_fem.geometry.spec import CREASE_MESH_REVISION
 from contour_fem.physics.creep import LEGACY_STRESS_RECOVERY
 
@@ -173,7 +174,8 @@ UNHASHED = {"mesh": ("max_cells",)}
 #: Keys added after results were stored: left out of the hashes at the value every earlier
 #: result was computed with, so that such a result keeps its hash (and is reused when asked for
 #: again). Any other value, a later default included, is part of the hash: its results differ.
-UNHASHED_AT_LEGACY = {"solver": {"stress_recovery": LEGACY_STRESS_RECOVERY}}
+UNHASHED_AT_LEGACY = {"solver": {"stress_recovery": LEGACY_STRESS_RECOVERY},
+                      "geometry": {"corner_profile": LEGACY_CORNER_PROFILE}}
 
 
 def _hashed(resolved: dict, sections) -> dict:

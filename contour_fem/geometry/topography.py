@@ -23,7 +23,9 @@ from contour_fem.core.errors import InputError
 from contour_fem.core.params import param, validate
 from contour_fem.core.units import UM
 from contour_fem.geometry.profiles import (
+    CORNER_PROFILES,
     KINK_TOLERANCE,
+    LEGACY_CORNER_PROFILE,
     FilletedProfile,
     fillet_half_width,
     rounded_abs,
@@ -287,6 +289,11 @@ class Frustum(Topography):
                        source="assumed: the paper gives no widths")
     corner_radius: float = param(0.0, key="corner_radius_um", unit=UM, si="m", lo=0.0,
                                  doc="radius of the rounded edges (0: sharp)")
+    corner_profile: str = param(
+        LEGACY_CORNER_PROFILE, kind=str, choices=CORNER_PROFILES,
+        doc="how edges are rounded: circular arcs (the curvature jumps to 1/r where an arc "
+            "ends) or smooth blends (continuous curvature, smallest radius r)",
+        source="assumed: the printed templates' edge profile is not measured")
     invert: bool = _invert()
 
     def __post_init__(self):
@@ -322,7 +329,8 @@ class Frustum(Topography):
             if b < half:
                 ts.append(half)
                 zs.append(0.0)
-            prof = FilletedProfile(ts, zs, self.corner_radius, f"{self.kind} edges")
+            prof = FilletedProfile(ts, zs, self.corner_radius, f"{self.kind} edges",
+                                   self.corner_profile)
             object.__setattr__(self, "_prof", prof)
         return prof
 
@@ -334,14 +342,15 @@ class Frustum(Topography):
         # jump up to 0.1 at r = 2 µm, H25S150). Elsewhere m does not depend on the smaller of
         # |x| and |y|, and on a frustum's flat top p is constant: both are unchanged.
         tol = KINK_TOLERANCE * self.period
-        ax, sx = rounded_abs(xw, 1.0, self.corner_radius, tolerance=tol)
-        ay, sy = rounded_abs(yw, 1.0, self.corner_radius, tolerance=tol)
+        shape = self.corner_profile
+        ax, sx = rounded_abs(xw, 1.0, self.corner_radius, tolerance=tol, shape=shape)
+        ay, sy = rounded_abs(yw, 1.0, self.corner_radius, tolerance=tol, shape=shape)
         s = self.flank_slope
         # Rounded max(|x|, |y|): the diagonal ridge gets a fillet of the same radius.
         d = ax - ay
         c = s / math.sqrt(2.0)
         ra, dra = rounded_abs(d / math.sqrt(2.0), c, self.corner_radius,
-                              tolerance=KINK_TOLERANCE * self.period)
+                              tolerance=KINK_TOLERANCE * self.period, shape=shape)
         m = 0.5 * (ax + ay) + ra / math.sqrt(2.0)
         dm_dax = 0.5 + 0.5 * dra
         dm_day = 0.5 - 0.5 * dra
@@ -397,7 +406,8 @@ class Frustum(Topography):
             return []
         half = 0.5 * self.period
         c = self.flank_slope / math.sqrt(2.0)
-        keep = [math.sqrt(2.0) * fillet_half_width(c, r)]  # _eval rounds |d|/√2 with slope c
+        # _eval rounds |d|/√2 with slope c
+        keep = [math.sqrt(2.0) * fillet_half_width(c, r, self.corner_profile)]
         # A profile end that close to a kept line (the apex's, next to the diagonal's) would
         # make a sliver layer of cells; the diagonal's line, which runs the whole flank, wins.
         for e in sorted(e for arc in self._profile.arcs for e in (arc.t_start, arc.t_end)):
@@ -420,9 +430,10 @@ class Frustum(Topography):
         return True
 
     def describe(self) -> dict:
-        """Description including the frustum widths and corner radius."""
+        """Description including the frustum widths and the corner radius and profile."""
         return {**super().describe(), "top_width_um": UM.from_si(self.top_width),
-                "gap_um": UM.from_si(self.gap), "corner_radius_um": UM.from_si(self.corner_radius)}
+                "gap_um": UM.from_si(self.gap), "corner_radius_um": UM.from_si(self.corner_radius),
+                "corner_profile": self.corner_profile}
 
 
 @dataclass(frozen=True)

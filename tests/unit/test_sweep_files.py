@@ -293,3 +293,19 @@ def test_a_key_added_later_keeps_old_hashes_at_its_legacy_value(repo):
     assert config.config_hash(legacy) == config.config_hash(without)
     assert config.config_hash(egg) != config.config_hash(legacy)
     assert config.mesh_key(egg) == config.mesh_key(legacy)
+
+
+def test_the_corner_profile_keeps_old_hashes_at_circular(repo):
+    # geometry.corner_profile came after rounded results were stored, all with circular arcs:
+    # the default keeps their case and mesh hashes; smooth blends are another surface.
+    frustum = config.load(repo / "geometries" / "frustum_H25S150.toml",
+                          {"geometry.corner_radius_um": 2.0})
+    assert frustum["geometry"]["corner_profile"] == "circular"
+    without = copy.deepcopy(frustum)
+    del without["geometry"]["corner_profile"]
+    assert config.config_hash(frustum) == config.config_hash(without)
+    assert config.mesh_key(frustum) == config.mesh_key(without)
+    smooth = config.load(repo / "geometries" / "frustum_H25S150.toml",
+                         {"geometry.corner_radius_um": 2.0, "geometry.corner_profile": "smooth"})
+    assert config.config_hash(smooth) != config.config_hash(frustum)
+    assert config.mesh_key(smooth) != config.mesh_key(frustum)

@@ -35,6 +35,8 @@ def all_topographies():
         Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4),
         Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4, corner_radius=2 * UM,
                 invert=True),
+        Frustum(height=25 * UM, period=S, top_width=S / 4, gap=S / 4, corner_radius=2 * UM,
+                corner_profile="smooth"),
     ]
 
 
@@ -120,6 +122,32 @@ def test_the_slope_across_a_mirror_plane_vanishes_on_it(topo):
         gx = topo.gradient(np.full_like(along, plane + eps), along)[0]
         gy = topo.gradient(along, np.full_like(along, plane + eps))[1]
         assert np.max(np.abs(gx)) < 1e-4 and np.max(np.abs(gy)) < 1e-4
+
+
+@pytest.mark.parametrize("kind", ["pyramid", "frustum"])
+def test_a_smooth_corner_profile_has_continuous_curvature_of_smallest_radius_r(kind):
+    r = 2 * UM
+    topo = {p: make_topography(kind, height=25 * UM, period=S, corner_radius=r,
+                               corner_profile=p) for p in ("circular", "smooth")}
+    # Across the frustum's top and base edges (and the pyramid's base edge) along y = 0.3 x
+    # off the diagonal: the second derivative of h along x, by differences of the exact slope.
+    edges = [S / 2] if kind == "pyramid" else [S / 8, 3 * S / 8]
+    for edge in edges:
+        x = np.linspace(edge - 4 * UM, min(edge + 4 * UM, S / 2), 8001)
+        curvature = {}
+        for p, t in topo.items():
+            gx = t.gradient(x, 0.3 * x)[0]
+            curvature[p] = np.gradient(gx, x) / (1.0 + gx**2) ** 1.5
+        step = x[1] - x[0]
+        # The circular arc's curvature jumps from 0 to 1/r at its ends; the blend's rises from 0.
+        assert np.max(np.abs(np.diff(curvature["circular"]))) > 0.5 / r
+        assert np.max(np.abs(np.diff(curvature["smooth"]))) < 1e3 * step / r**2
+        # Both have the smallest radius of curvature r (the blend at its centre).
+        for p in ("circular", "smooth"):
+            assert np.max(np.abs(curvature[p])) == pytest.approx(1.0 / r, rel=2e-3)
+    # The diagonal ridge's rounding and the fillet lines follow the profile.
+    assert topo["smooth"].fillet_lines() != topo["circular"].fillet_lines()
+    assert topo["smooth"].describe()["corner_profile"] == "smooth"
 
 
 def test_a_rounded_pyramid_is_smooth_at_its_apex():
