@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from contour_fem.case import UNIFORM
+
 #: Local maxima closer than this fraction of the period count as one (S/20: 7.5 µm for S =
 #: 150 µm, wider than a 2 µm fillet and narrower than a frustum's 37.5 µm top).
 PEAK_SEPARATION = 0.05
@@ -20,9 +22,6 @@ PEAK_SEPARATION = 0.05
 #: Local maxima below this fraction of their level's range (from its smallest value) are not
 #: followed: the top fifth.
 PEAK_FLOOR = 0.8
-
-#: Relative spread below which a field is uniform and has no local maxima.
-UNIFORM = 1e-9
 
 #: Most local maxima followed per quantity (the largest first).
 MAX_PEAKS = 4
@@ -45,7 +44,7 @@ def local_maxima(xy: np.ndarray, values: np.ndarray, separation: float,
     """
     values = np.asarray(values, dtype=float)
     if values.size == 0 or np.ptp(values) <= UNIFORM * abs(values.max()):
-        return []  # the maximum of a uniform field is anywhere
+        return []  # the maximum of a uniform field is anywhere (as for CaseResult's hot spots)
     top = float(values.max())
     lowest = top - (1.0 - floor) * float(np.ptp(values))
     candidates = np.flatnonzero(values >= lowest)
